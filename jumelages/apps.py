@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class JumelagesConfig(AppConfig):
+    name = "jumelages"
+    verbose_name = "Jumelages"

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import path
+
+admin.site.site_header = "JUMO – administration"
+admin.site.site_title = "JUMO"
+admin.site.index_title = "Campagne de jumelage des BMP"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]
