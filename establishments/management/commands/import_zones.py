@@ -1,0 +1,22 @@
+"""Import the zones de remplacement file (FORMATS.md "Reference data")."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from establishments.csvfiles import ImportFileError
+from establishments.services import import_zones, read_file, rejection_message
+
+
+class Command(BaseCommand):
+    help = "Importe les zones de remplacement (code_zone;libelle_zone;code_insee, une ligne par commune)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Chemin du fichier CSV.")
+        parser.add_argument("--dry-run", action="store_true", help="Vérifier et compter sans rien enregistrer.")
+
+    def handle(self, *args, **options):
+        try:
+            result = import_zones(read_file(options["file"]), dry_run=options["dry_run"])
+        except ImportFileError as exc:
+            raise CommandError(rejection_message(exc)) from None
+        limit = None if options["verbosity"] >= 2 else 50
+        self.stdout.write("\n".join(result.summary_lines(details_limit=limit)))
