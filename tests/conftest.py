@@ -86,10 +86,18 @@ def celery_broker():
     redis.Redis.from_url(url).flushdb()
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=url, task_always_eager=False)
-    app.pool.force_close_all()
+    _reset_connections(app)
     yield url
     app.conf.update(saved)
-    app.pool.force_close_all()
+    _reset_connections(app)
+
+
+def _reset_connections(app):
+    """Forget the broker connections made with the previous configuration."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture
