@@ -149,7 +149,11 @@ class BMP(models.Model):
                 condition=Q(remplace_par__isnull=True) | Q(actif=False), name="bmp_superseded_is_inactive"
             ),
         ]
-        indexes = [models.Index(fields=["campagne", "discipline", "actif"], name="bmp_campagne_disc_actif")]
+        indexes = [
+            models.Index(fields=["campagne", "discipline", "actif"], name="bmp_campagne_disc_actif"),
+            # The partner search reads the BMPs of one discipline in the schools near mine (web.recherche).
+            models.Index(fields=["etablissement", "campagne", "discipline"], name="bmp_etab_campagne_disc"),
+        ]
 
     def __str__(self):
         return f"{self.identifiant} – {self.discipline.code} {self.heures} h ({self.etablissement.uai})"

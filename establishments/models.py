@@ -83,6 +83,8 @@ class Etablissement(models.Model):
                 name="etablissement_coordinates_valid",
             ),
         ]
+        # The partner search reads the schools within a box of latitude and longitude (web.recherche).
+        indexes = [models.Index(fields=["latitude", "longitude"], name="etablissement_position")]
 
     def __str__(self):
         return f"{self.nom} ({self.uai})"

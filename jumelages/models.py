@@ -1,0 +1,495 @@
+"""Requests, jumelages and the history of every operation (DOMAIN.md "Jumelages and requests").
+
+The database keeps the invariants true on its own: one active jumelage per BMP, at most
+three BMPs of different schools in a jumelage, at most two pending outgoing requests per
+BMP, and a request's state tied to the fields of its answer. Every change goes through
+jumelages.services.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bmp.enums import Phase
+from bmp.models import BMP, Campagne
+from establishments.models import Discipline, Etablissement, Service
+
+from .enums import EtatDemande, Motif, OrigineJumelage, TypeEvenement
+
+# A comment counts only if it holds something else than spaces.
+NON_BLANK = r"\S"
+
+
+def instant_de_cloture(campagne: Campagne) -> datetime.datetime:
+    """When the schools stop acting: the start of the validation phase (Paris midnight)."""
+    return dict((phase, start) for start, phase in campagne.boundaries())[Phase.VALIDATION]
+
+
+def format_heures(heures: Decimal) -> str:
+    """9.50 → « 9,5 h », 18.00 → « 18 h »."""
+    text = f"{heures:.2f}".rstrip("0").rstrip(".")
+    return f"{text.replace('.', ',')} h"
+
+
+class Jumelage(models.Model):
+    """Two or three BMPs of one discipline, from different schools, in one campaign."""
+
+    campagne = models.ForeignKey(Campagne, verbose_name="campagne", on_delete=models.PROTECT, related_name="jumelages")
+    discipline = models.ForeignKey(
+        Discipline, verbose_name="discipline", on_delete=models.PROTECT, related_name="jumelages"
+    )
+    bmps = models.ManyToManyField(BMP, verbose_name="BMP", through="JumelageBMP", related_name="jumelages")
+    actif = models.BooleanField("actif", default=True, help_text="Décoché : supprimé (l'historique est conservé).")
+    origine = models.CharField("origine", max_length=10, choices=OrigineJumelage.choices)
+    rattachement = models.ForeignKey(
+        Etablissement,
+        verbose_name="établissement de rattachement",
+        on_delete=models.PROTECT,
+        related_name="jumelages_rattaches",
+        help_text="L'établissement qui porte le plus d'heures, sauf choix du service.",
+    )
+    rattachement_choisi = models.BooleanField(
+        "rattachement choisi par un service",
+        default=False,
+        help_text="Coché : le rattachement n'est plus recalculé quand les heures changent.",
+    )
+    total_heures = models.DecimalField("total des heures", max_digits=5, decimal_places=2)
+    a_revoir = models.BooleanField(
+        "à revoir", default=False, help_text="Un de ses BMP a été retiré par l'actualisation nocturne."
+    )
+    cree_le = models.DateTimeField("créé le", default=timezone.now)
+    cree_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="créé par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    valide = models.BooleanField("validé", default=False)
+    valide_le = models.DateTimeField("validé le", null=True, blank=True)
+    valide_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="validé par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    supprime_le = models.DateTimeField("supprimé le", null=True, blank=True)
+    supprime_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="supprimé par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    motif_suppression = models.CharField("motif de suppression", max_length=20, choices=Motif.choices, blank=True)
+    commentaire_suppression = models.TextField("commentaire de suppression", blank=True)
+
+    class Meta:
+        verbose_name = "jumelage"
+        verbose_name_plural = "jumelages"
+        ordering = ["-cree_le"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total_heures__gt=0), name="jumelage_total_positive", violation_error_message="Total nul."
+            ),
+            models.CheckConstraint(
+                condition=Q(actif=True, supprime_le__isnull=True, motif_suppression="")
+                | (Q(actif=False, supprime_le__isnull=False) & ~Q(motif_suppression="")),
+                name="jumelage_deleted_with_motive",
+                violation_error_message="Un jumelage supprimé porte une date et un motif de suppression.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(motif_suppression=Motif.AUTRE) | Q(commentaire_suppression__regex=NON_BLANK),
+                name="jumelage_deletion_autre_has_comment",
+                violation_error_message="Avec le motif « Autre », un commentaire est obligatoire.",
+            ),
+            models.CheckConstraint(
+                condition=Q(valide=False, valide_le__isnull=True) | Q(valide=True, valide_le__isnull=False),
+                name="jumelage_validation_dated",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Jumelage n° {self.pk} – {self.discipline.code} {format_heures(self.total_heures)}"
+
+    @property
+    def cible_heures(self) -> int:
+        """The full-time target of the discipline: 18 h, 20 h in EPS (L1900)."""
+        return self.discipline.heures_temps_plein
+
+    @property
+    def au_dessus_de_la_cible(self) -> bool:
+        return self.total_heures > self.cible_heures
+
+    @property
+    def avertissement(self) -> str:
+        """Above the target, a warning, not an error (DOMAIN.md, our decision)."""
+        if not self.au_dessus_de_la_cible:
+            return ""
+        return (
+            f"Le total ({format_heures(self.total_heures)}) dépasse le temps plein de la discipline "
+            f"({self.cible_heures} h)."
+        )
+
+
+class JumelageBMP(models.Model):
+    """A BMP's place in a jumelage; `actif` follows the jumelage so that the database keeps one per BMP."""
+
+    jumelage = models.ForeignKey(
+        Jumelage, verbose_name="jumelage", on_delete=models.CASCADE, related_name="appartenances"
+    )
+    bmp = models.ForeignKey(BMP, verbose_name="BMP", on_delete=models.PROTECT, related_name="appartenances")
+    # Copied from the BMP (a refresh never changes a BMP's school: it replaces the BMP) so that
+    # the database can refuse two BMPs of one school in a jumelage.
+    etablissement = models.ForeignKey(
+        Etablissement, verbose_name="établissement", on_delete=models.PROTECT, related_name="+"
+    )
+    position = models.PositiveSmallIntegerField("position", help_text="1, 2 ou 3 : un jumelage a au plus trois BMP.")
+    actif = models.BooleanField("actif", default=True)
+    ajoute_le = models.DateTimeField("ajouté le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "BMP du jumelage"
+        verbose_name_plural = "BMP du jumelage"
+        ordering = ["jumelage", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bmp"],
+                condition=Q(actif=True),
+                name="jumelage_bmp_one_active_per_bmp",
+                violation_error_message="Ce BMP fait déjà partie d'un jumelage actif.",
+            ),
+            models.UniqueConstraint(fields=["jumelage", "bmp"], name="jumelage_bmp_unique_bmp"),
+            models.UniqueConstraint(
+                fields=["jumelage", "etablissement"],
+                name="jumelage_bmp_one_per_school",
+                violation_error_message="Un jumelage réunit des BMP d'établissements différents.",
+            ),
+            models.UniqueConstraint(fields=["jumelage", "position"], name="jumelage_bmp_unique_position"),
+            models.CheckConstraint(
+                condition=Q(position__gte=1, position__lte=3),
+                name="jumelage_bmp_at_most_three",
+                violation_error_message="Un jumelage compte au plus trois BMP.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.bmp} dans le jumelage n° {self.jumelage_id}"
+
+
+class Demande(models.Model):
+    """A school's request to pair one of its BMPs with another school's BMP, or to join a jumelage of two."""
+
+    # The workflow reads pending requests only: they are indexed by partial indexes (Meta),
+    # so that ending a request (the expiry sweep ends thousands) updates no other index.
+    campagne = models.ForeignKey(
+        Campagne, verbose_name="campagne", on_delete=models.PROTECT, related_name="demandes", db_index=False
+    )
+    bmp = models.ForeignKey(
+        BMP, verbose_name="BMP demandeur", on_delete=models.PROTECT, related_name="demandes", db_index=False
+    )
+    cible = models.ForeignKey(
+        BMP,
+        verbose_name="BMP demandé",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="demandes_recues",
+        db_index=False,
+    )
+    cible_jumelage = models.ForeignKey(
+        Jumelage,
+        verbose_name="jumelage demandé",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="demandes_recues",
+        db_index=False,
+    )
+    trois = models.BooleanField(
+        "jumelage à trois BMP",
+        default=False,
+        help_text="Le demandeur veut un jumelage de trois BMP : une deuxième demande en attente est permise.",
+    )
+    rang = models.PositiveSmallIntegerField(
+        "rang", default=1, help_text="1 ou 2 parmi les demandes en attente du BMP (2 : jumelage à trois BMP)."
+    )
+    etat = models.CharField("état", max_length=12, choices=EtatDemande.choices, default=EtatDemande.EN_ATTENTE)
+    envoyee_le = models.DateTimeField("envoyée le", default=timezone.now)
+    envoyee_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="envoyée par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # nobody searches by it; the sweeps rewrite these rows in bulk
+    )
+    echeance = models.DateTimeField("échéance", help_text="Envoi + délai de réponse (72 heures).")
+    terminee_le = models.DateTimeField("réponse ou fin le", null=True, blank=True)
+    terminee_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="réponse ou fin par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    motif = models.CharField("motif de refus", max_length=20, choices=Motif.choices, blank=True)
+    commentaire = models.TextField("commentaire", blank=True)
+    raison_caducite = models.TextField("raison de la caducité", blank=True)
+    jumelage = models.ForeignKey(
+        Jumelage,
+        verbose_name="jumelage obtenu",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="demandes_acceptees",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = "demande"
+        verbose_name_plural = "demandes"
+        ordering = ["-envoyee_le"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cible__isnull=False, cible_jumelage__isnull=True)
+                | Q(cible__isnull=True, cible_jumelage__isnull=False),
+                name="demande_one_target",
+                violation_error_message="Une demande vise un BMP ou un jumelage de deux BMP.",
+            ),
+            models.CheckConstraint(condition=~Q(cible=F("bmp")), name="demande_not_to_itself"),
+            models.CheckConstraint(condition=Q(echeance__gt=F("envoyee_le")), name="demande_deadline_after_sending"),
+            models.CheckConstraint(
+                condition=Q(rang=1) | Q(rang=2, trois=True),
+                name="demande_second_only_for_three",
+                violation_error_message="Une deuxième demande en attente n'est permise que pour un jumelage à trois.",
+            ),
+            # The state and the fields of the answer go together: a request is answered once.
+            models.CheckConstraint(
+                condition=Q(etat=EtatDemande.EN_ATTENTE, terminee_le__isnull=True)
+                | (~Q(etat=EtatDemande.EN_ATTENTE) & Q(terminee_le__isnull=False)),
+                name="demande_pending_iff_unanswered",
+            ),
+            models.CheckConstraint(
+                condition=Q(etat=EtatDemande.ACCEPTEE, jumelage__isnull=False)
+                | (~Q(etat=EtatDemande.ACCEPTEE) & Q(jumelage__isnull=True)),
+                name="demande_accepted_iff_jumelage",
+            ),
+            models.CheckConstraint(
+                condition=(Q(etat=EtatDemande.REFUSEE) & ~Q(motif="")) | (~Q(etat=EtatDemande.REFUSEE) & Q(motif="")),
+                name="demande_refused_iff_motive",
+                violation_error_message="Un refus porte un motif.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(motif=Motif.AUTRE) | Q(commentaire__regex=NON_BLANK),
+                name="demande_autre_has_comment",
+                violation_error_message="Avec le motif « Autre », un commentaire est obligatoire.",
+            ),
+            models.UniqueConstraint(
+                fields=["bmp", "rang"],
+                condition=Q(etat=EtatDemande.EN_ATTENTE),
+                name="demande_at_most_two_pending_per_bmp",
+                violation_error_message="Ce BMP a déjà le nombre maximal de demandes en attente.",
+            ),
+            models.UniqueConstraint(
+                fields=["bmp", "cible"],
+                condition=Q(etat=EtatDemande.EN_ATTENTE),
+                name="demande_pending_unique_bmp_target",
+            ),
+            models.UniqueConstraint(
+                fields=["bmp", "cible_jumelage"],
+                condition=Q(etat=EtatDemande.EN_ATTENTE),
+                name="demande_pending_unique_jumelage_target",
+            ),
+        ]
+        indexes = [
+            # The sweeps read pending requests by deadline; the operations, by BMP (the unique
+            # constraints above) or by target.
+            models.Index(
+                fields=["echeance"], condition=Q(etat=EtatDemande.EN_ATTENTE), name="demande_pending_deadline"
+            ),
+            models.Index(fields=["cible"], condition=Q(etat=EtatDemande.EN_ATTENTE), name="demande_pending_cible"),
+            models.Index(
+                fields=["cible_jumelage"], condition=Q(etat=EtatDemande.EN_ATTENTE), name="demande_pending_jumelage"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Demande n° {self.pk} ({self.get_etat_display().lower()})"
+
+    def est_echue(self, instant=None) -> bool:
+        """Past its deadline: treated as expired even before the expiry task runs (DOMAIN.md)."""
+        return timezone.now() >= self.echeance if instant is None else instant >= self.echeance
+
+    @property
+    def etat_effectif(self) -> str:
+        """The state a user should see, whether the sweeps have run or not.
+
+        A pending request whose deadline came before the campaign closed is expired once
+        past it; one still open at the closing is caduque from then on.
+        """
+        if self.etat != EtatDemande.EN_ATTENTE:
+            return self.etat
+        now, cloture = timezone.now(), instant_de_cloture(self.campagne)
+        if now >= cloture and self.echeance > cloture:
+            return EtatDemande.CADUQUE
+        if self.est_echue(now):
+            return EtatDemande.EXPIREE
+        return self.etat
+
+
+class Evenement(models.Model):
+    """One operation of the workflow, recorded in its transaction and announced by jumelages.signals."""
+
+    type = models.CharField("type", max_length=30, choices=TypeEvenement.choices)
+    date = models.DateTimeField("date", default=timezone.now, db_index=True)
+    # Events are written in bulk by the sweeps: only the columns the history is read by are indexed.
+    auteur = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="auteur",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="evenements_jumo",
+        help_text="Vide pour une tâche planifiée ou l'actualisation nocturne.",
+        db_index=False,
+    )
+    pour_etablissement = models.ForeignKey(
+        Etablissement,
+        verbose_name="au nom de l'établissement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evenements_auteur",
+        db_index=False,
+    )
+    pour_service = models.ForeignKey(
+        Service,
+        verbose_name="au nom du service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evenements_auteur",
+        db_index=False,
+    )
+    motif = models.CharField("motif", max_length=20, choices=Motif.choices, blank=True)
+    commentaire = models.TextField("commentaire", blank=True)
+    campagne = models.ForeignKey(
+        Campagne,
+        verbose_name="campagne",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evenements",
+        db_index=False,
+    )
+    demande = models.ForeignKey(
+        Demande, verbose_name="demande", on_delete=models.PROTECT, null=True, blank=True, related_name="evenements"
+    )
+    jumelage = models.ForeignKey(
+        Jumelage, verbose_name="jumelage", on_delete=models.PROTECT, null=True, blank=True, related_name="evenements"
+    )
+    bmps = models.ManyToManyField(
+        BMP, verbose_name="BMP concernés", blank=True, related_name="evenements", through="EvenementBMP"
+    )
+    etablissements_concernes = models.ManyToManyField(
+        Etablissement,
+        verbose_name="établissements concernés",
+        blank=True,
+        related_name="evenements",
+        through="EvenementEtablissement",
+        help_text="Chacun reçoit une alerte sur sa boîte ce.<uai>@…",
+    )
+    services_concernes = models.ManyToManyField(
+        Service, verbose_name="services concernés", blank=True, related_name="evenements", through="EvenementService"
+    )
+    donnees = models.JSONField("données", default=dict, blank=True, help_text="Détails : heures, ancien rattachement…")
+
+    class Meta:
+        verbose_name = "événement"
+        verbose_name_plural = "événements"
+        ordering = ["-date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campagne"],
+                condition=Q(type=TypeEvenement.CAMPAGNE_CLOTUREE),
+                name="evenement_one_closing_per_campagne",
+                violation_error_message="La clôture de cette campagne est déjà enregistrée.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_type_display()} – {timezone.localtime(self.date):%d/%m/%Y %H:%M}"
+
+    @property
+    def auteur_uai(self) -> str:
+        """The UAI shown in mails: the author's school, or the service's when a DOS agent acted."""
+        if self.pour_service_id:
+            return self.pour_service.uai
+        if self.pour_etablissement_id:
+            return self.pour_etablissement.uai
+        return ""
+
+
+# The links of the history, keyed by (event, other). The expiry sweep writes tens of
+# thousands of them at once: their foreign keys are not checked by the database (a check
+# per row, each locking the row it refers to, took over a second for the benchmark's
+# 10,000 expired requests). That is safe because nothing they refer to is deleted in
+# practice (events and requests are protected, BMPs are withdrawn, not deleted), and
+# Django still applies on_delete.
+
+
+class EvenementBMP(models.Model):
+    pk = models.CompositePrimaryKey("evenement", "bmp")
+    evenement = models.ForeignKey(
+        Evenement, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    bmp = models.ForeignKey(BMP, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+
+    class Meta:
+        verbose_name = "BMP concerné"
+        verbose_name_plural = "BMP concernés"
+
+    def __str__(self):
+        return f"{self.evenement_id} → {self.bmp_id}"
+
+
+class EvenementEtablissement(models.Model):
+    pk = models.CompositePrimaryKey("evenement", "etablissement")
+    evenement = models.ForeignKey(
+        Evenement, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    etablissement = models.ForeignKey(Etablissement, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+
+    class Meta:
+        verbose_name = "établissement concerné"
+        verbose_name_plural = "établissements concernés"
+
+    def __str__(self):
+        return f"{self.evenement_id} → {self.etablissement_id}"
+
+
+class EvenementService(models.Model):
+    pk = models.CompositePrimaryKey("evenement", "service")
+    evenement = models.ForeignKey(
+        Evenement, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+
+    class Meta:
+        verbose_name = "service concerné"
+        verbose_name_plural = "services concernés"
+
+    def __str__(self):
+        return f"{self.evenement_id} → {self.service_id}"
