@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Notifications"
+
+    def ready(self):
+        from jumelages.signals import evenement_enregistre, evenements_enregistres
+
+        from .receivers import on_evenement_enregistre, on_evenements_enregistres
+
+        evenement_enregistre.connect(on_evenement_enregistre, dispatch_uid="notifications.on_evenement_enregistre")
+        evenements_enregistres.connect(
+            on_evenements_enregistres, dispatch_uid="notifications.on_evenements_enregistres"
+        )

@@ -1,0 +1,95 @@
+"""Fixtures of the notification tests: the small académie of tests/jumelages/monde.py, and its mails."""
+
+import email
+from email import policy
+
+import pytest
+from django.core import mail
+
+from tests.factories import CampagneFactory
+from tests.jumelages.monde import OUVERTE, build_monde
+
+
+@pytest.fixture
+def campagne(db):
+    return CampagneFactory(annee=2024)
+
+
+@pytest.fixture
+def w(campagne):
+    """Schools A, B, C, D (collèges 94), E (collège 93), L (lycée 94), their heads, agents and BMPs."""
+    return build_monde(campagne)
+
+
+@pytest.fixture
+def at(time_machine):
+    """Stop the clock at an instant."""
+
+    def move(instant):
+        time_machine.move_to(instant, tick=False)
+        return instant
+
+    return move
+
+
+@pytest.fixture
+def ouverte(at):
+    """20 June 2024 at noon, in the open phase."""
+    return at(OUVERTE)
+
+
+@pytest.fixture
+def operation(django_capture_on_commit_callbacks):
+    """Run a workflow call as a request would: its on_commit callbacks (the sends) run at the end.
+
+    Returns (result, mails sent by this call); tasks run eagerly, mails land in the locmem outbox.
+    """
+
+    def run(call, *args, **kwargs):
+        before = len(mail.outbox)
+        with django_capture_on_commit_callbacks(execute=True):
+            result = call(*args, **kwargs)
+        return result, mail.outbox[before:]
+
+    return run
+
+
+def recipients(mails) -> list[str]:
+    return sorted(address for m in mails for address in m.to)
+
+
+def by_address(mails) -> dict:
+    result = {}
+    for m in mails:
+        assert len(m.to) == 1, "one mail per school"
+        assert m.to[0] not in result, f"two mails to {m.to[0]}"
+        result[m.to[0]] = m
+    return result
+
+
+def parsed(message) -> email.message.EmailMessage:
+    """The message as the SMTP server would receive it."""
+    return email.message_from_bytes(message.message().as_bytes(), policy=policy.default)
+
+
+def plain_text(message) -> str:
+    return parsed(message).get_body(preferencelist=("plain",)).get_content()
+
+
+def html_text(message) -> str:
+    return parsed(message).get_body(preferencelist=("html",)).get_content()
+
+
+@pytest.fixture
+def broker(celery_broker):
+    """celery_broker, with the app's connection pools made anew: the fixture closes them at its end,
+    and a closed pool would refuse the next test's publishes ("Acquire on closed pool")."""
+    from jumo.celery import app
+
+    def new_pools():
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    new_pools()
+    yield celery_broker
+    new_pools()
