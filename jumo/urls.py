@@ -1,13 +1,19 @@
 from django.contrib import admin
-from django.urls import path
-
-from . import views
+from django.urls import include, path
 
 admin.site.site_header = "JUMO – administration"
 admin.site.site_title = "JUMO"
 admin.site.index_title = "Campagne de jumelage des BMP"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("web.urls")),
     path("admin/", admin.site.urls),
+]
+
+# Operations and SSO (issue 8): the load balancer's health check, ProConnect's routes.
+from ops.views import healthz  # noqa: E402
+
+urlpatterns += [
+    path("healthz", healthz, name="healthz"),
+    path("oidc/", include("sso.urls")),
 ]

@@ -93,10 +93,12 @@ def celery_broker():
 
 
 def _reset_connections(app):
-    """Forget the broker connections made with the previous configuration."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    """Forget the broker connections made with the previous configuration, kombu's global
+    producer pools included (they would otherwise hand out a closed connection pool)."""
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 
