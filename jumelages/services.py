@@ -421,6 +421,9 @@ def _terminer(
     `evenements_enregistres` signal. The reason of a caducity comes from `raisons`
     (request pk → reason) or `raisons_par_campagne` (campaign pk → reason).
     """
+    raisons, raisons_par_campagne = raisons or {}, raisons_par_campagne or {}
+    if connection.vendor != "postgresql":
+        return _terminer_portable(filtre, etat, type_evenement, now, raisons, raisons_par_campagne)
     a_verrouiller = (
         Demande.objects.filter(filtre, etat=EtatDemande.EN_ATTENTE)
         .order_by("pk")
@@ -428,7 +431,6 @@ def _terminer(
         .select_for_update(no_key=True, skip_locked=skip_locked)
     )
     select_sql, select_params = a_verrouiller.query.get_compiler(connection=connection).as_sql()
-    raisons, raisons_par_campagne = raisons or {}, raisons_par_campagne or {}
     tables = {
         "demande": Demande._meta.db_table,
         "bmp": BMP._meta.db_table,
@@ -513,6 +515,61 @@ def _terminer(
         evenement = Evenement.from_db(connection.alias, champs, valeurs)
         evenement.etablissement_ids, evenement.service_ids = etablissement_ids or [], []
         evenements.append(evenement)
+    evenements_enregistres.send(sender=Evenement, evenements=evenements)
+    return evenements
+
+
+def _terminer_portable(filtre, etat, type_evenement, now, raisons, raisons_par_campagne) -> list[Evenement]:
+    """_terminer for the databases without PostgreSQL's writable CTEs (SQLite, the development
+    default, whose writes are serialized anyway): the same rows, states and events, with the ORM."""
+    demandes = list(
+        Demande.objects.filter(filtre, etat=EtatDemande.EN_ATTENTE)
+        .order_by("pk")
+        .values("pk", "campagne_id", "bmp_id", "cible_id", "cible_jumelage_id")
+    )
+    if not demandes:
+        return []
+    for d in demandes:
+        d["raison"] = raisons.get(d["pk"]) or raisons_par_campagne.get(d["campagne_id"]) or ""
+        Demande.objects.filter(pk=d["pk"], etat=EtatDemande.EN_ATTENTE).update(
+            etat=etat, terminee_le=now, raison_caducite=d["raison"]
+        )
+    membres = defaultdict(set)
+    jumelage_ids = {d["cible_jumelage_id"] for d in demandes if d["cible_jumelage_id"]}
+    for jumelage_id, bmp_id in JumelageBMP.objects.filter(jumelage_id__in=jumelage_ids).values_list(
+        "jumelage_id", "bmp_id"
+    ):
+        membres[jumelage_id].add(bmp_id)
+    evenements = Evenement.objects.bulk_create(
+        [
+            Evenement(
+                type=type_evenement,
+                date=now,
+                commentaire=d["raison"],
+                campagne_id=d["campagne_id"],
+                demande_id=d["pk"],
+                jumelage_id=d["cible_jumelage_id"],
+                donnees={},
+            )
+            for d in demandes
+        ]
+    )
+    bmps_par_evenement = {
+        e.pk: ({d["bmp_id"], d["cible_id"]} | membres[d["cible_jumelage_id"]]) - {None}
+        for e, d in zip(evenements, demandes, strict=True)
+    }
+    ecole_de = dict(
+        BMP.objects.filter(pk__in=set().union(*bmps_par_evenement.values())).values_list("pk", "etablissement_id")
+    )
+    EvenementBMP.objects.bulk_create(
+        [EvenementBMP(evenement_id=e, bmp_id=b) for e, ids in bmps_par_evenement.items() for b in sorted(ids)]
+    )
+    for evenement in evenements:
+        evenement.etablissement_ids = sorted({ecole_de[b] for b in bmps_par_evenement[evenement.pk]})
+        evenement.service_ids = []
+    EvenementEtablissement.objects.bulk_create(
+        [EvenementEtablissement(evenement_id=e.pk, etablissement_id=i) for e in evenements for i in e.etablissement_ids]
+    )
     evenements_enregistres.send(sender=Evenement, evenements=evenements)
     return evenements
 
