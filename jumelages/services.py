@@ -273,6 +273,12 @@ def _enregistrer(items: list[_AEnregistrer], *, en_masse: bool) -> list[Evenemen
     return evenements
 
 
+def _enregistrer_operation(type_evenement, *, bmp_ids, etablissement_ids, **fields) -> Evenement:
+    """Record the event of an operation a user performed, and announce it (evenement_enregistre)."""
+    item = _AEnregistrer(_evenement(type_evenement, **fields), set(bmp_ids), set(etablissement_ids))
+    return _enregistrer([item], en_masse=False)[0]
+
+
 # --- Locks and the state of the BMPs involved ----------------------------------------------
 
 
@@ -740,23 +746,16 @@ def send_request(user, bmp: BMP, target, *, three: bool = False) -> Demande:
                 envoyee_par=user,
                 echeance=now + delai_reponse(),
             )
-            _enregistrer(
-                [
-                    _AEnregistrer(
-                        _evenement(
-                            TypeEvenement.DEMANDE_ENVOYEE,
-                            acteur=acteur,
-                            date=now,
-                            campagne_id=demande.campagne_id,
-                            demande=demande,
-                            jumelage=jumelage,
-                            donnees={"trois": three, "echeance": demande.echeance.isoformat()},
-                        ),
-                        _bmps_de(demande, s),
-                        _etablissements_de(demande, s),
-                    )
-                ],
-                en_masse=False,
+            _enregistrer_operation(
+                TypeEvenement.DEMANDE_ENVOYEE,
+                acteur=acteur,
+                date=now,
+                campagne_id=demande.campagne_id,
+                demande=demande,
+                jumelage=jumelage,
+                donnees={"trois": three, "echeance": demande.echeance.isoformat()},
+                bmp_ids=_bmps_de(demande, s),
+                etablissement_ids=_etablissements_de(demande, s),
             )
             return demande
 
@@ -909,23 +908,16 @@ def _accepter(acteur: Acteur, d: Demande, s: _Situation, now) -> Jumelage:
         membres.append(nouveau)
         type_evenement = TypeEvenement.JUMELAGE_ETENDU
     _repondre(d, etat=EtatDemande.ACCEPTEE, terminee_le=now, terminee_par=acteur.utilisateur, jumelage=jumelage)
-    _enregistrer(
-        [
-            _AEnregistrer(
-                _evenement(
-                    type_evenement,
-                    acteur=acteur,
-                    date=now,
-                    campagne_id=d.campagne_id,
-                    demande=d,
-                    jumelage=jumelage,
-                    donnees={"total_heures": str(jumelage.total_heures)},
-                ),
-                {m.pk for m in membres},
-                {m.etablissement_id for m in membres},
-            )
-        ],
-        en_masse=False,
+    _enregistrer_operation(
+        type_evenement,
+        acteur=acteur,
+        date=now,
+        campagne_id=d.campagne_id,
+        demande=d,
+        jumelage=jumelage,
+        donnees={"total_heures": str(jumelage.total_heures)},
+        bmp_ids={m.pk for m in membres},
+        etablissement_ids={m.etablissement_id for m in membres},
     )
     ids = [m.pk for m in membres]
     _rendre_caduques_ou_expirer(_demandes_impliquant(ids, [jumelage.pk]), now=now)
@@ -1030,24 +1022,17 @@ def _fin_en_attente(d: Demande, now) -> WorkflowError | None:
 def _clore(d: Demande, acteur: Acteur, now, etat, type_evenement, motif="", commentaire=""):
     _repondre(d, etat=etat, terminee_le=now, terminee_par=acteur.utilisateur, motif=motif, commentaire=commentaire)
     s = _situation({d.bmp_id, d.cible_id}, {d.cible_jumelage_id})
-    _enregistrer(
-        [
-            _AEnregistrer(
-                _evenement(
-                    type_evenement,
-                    acteur=acteur,
-                    date=now,
-                    campagne_id=d.campagne_id,
-                    demande=d,
-                    jumelage_id=d.cible_jumelage_id,
-                    motif=motif,
-                    commentaire=commentaire,
-                ),
-                _bmps_de(d, s),
-                _etablissements_de(d, s),
-            )
-        ],
-        en_masse=False,
+    _enregistrer_operation(
+        type_evenement,
+        acteur=acteur,
+        date=now,
+        campagne_id=d.campagne_id,
+        demande=d,
+        jumelage_id=d.cible_jumelage_id,
+        motif=motif,
+        commentaire=commentaire,
+        bmp_ids=_bmps_de(d, s),
+        etablissement_ids=_etablissements_de(d, s),
     )
 
 
@@ -1107,23 +1092,16 @@ def delete_jumelage(user, jumelage: Jumelage, motif, commentaire: str = "") -> N
                 update_fields=["actif", "supprime_le", "supprime_par", "motif_suppression", "commentaire_suppression"]
             )
             j.appartenances.update(actif=False)
-            _enregistrer(
-                [
-                    _AEnregistrer(
-                        _evenement(
-                            TypeEvenement.JUMELAGE_SUPPRIME,
-                            acteur=acteur,
-                            date=now,
-                            campagne_id=j.campagne_id,
-                            jumelage=j,
-                            motif=motif_,
-                            commentaire=commentaire_,
-                        ),
-                        {m.pk for m in membres},
-                        {m.etablissement_id for m in membres},
-                    )
-                ],
-                en_masse=False,
+            _enregistrer_operation(
+                TypeEvenement.JUMELAGE_SUPPRIME,
+                acteur=acteur,
+                date=now,
+                campagne_id=j.campagne_id,
+                jumelage=j,
+                motif=motif_,
+                commentaire=commentaire_,
+                bmp_ids={m.pk for m in membres},
+                etablissement_ids={m.etablissement_id for m in membres},
             )
             _rendre_caduques_ou_expirer(_demandes_impliquant([m.pk for m in membres], [j.pk]), now=now)
 
@@ -1181,22 +1159,15 @@ def build_jumelage(user, bmps, rattachement: Etablissement | None = None) -> Jum
                 cree_par=user,
             )
             _composer(jumelage, membres, now=now, rattachement_id=rattachement.pk if rattachement else None)
-            _enregistrer(
-                [
-                    _AEnregistrer(
-                        _evenement(
-                            TypeEvenement.JUMELAGE_CREE,
-                            acteur=acteur,
-                            date=now,
-                            campagne_id=campagne.pk,
-                            jumelage=jumelage,
-                            donnees={"total_heures": str(jumelage.total_heures)},
-                        ),
-                        set(ids),
-                        {m.etablissement_id for m in membres},
-                    )
-                ],
-                en_masse=False,
+            _enregistrer_operation(
+                TypeEvenement.JUMELAGE_CREE,
+                acteur=acteur,
+                date=now,
+                campagne_id=campagne.pk,
+                jumelage=jumelage,
+                donnees={"total_heures": str(jumelage.total_heures)},
+                bmp_ids=set(ids),
+                etablissement_ids={m.etablissement_id for m in membres},
             )
             _rendre_caduques_ou_expirer(_demandes_impliquant(ids), now=now)
             return jumelage
@@ -1226,21 +1197,14 @@ def validate_jumelage(user, jumelage: Jumelage) -> None:
             now = timezone.now()
             j.valide, j.valide_le, j.valide_par, j.a_revoir = True, now, user, False
             j.save(update_fields=["valide", "valide_le", "valide_par", "a_revoir"])
-            _enregistrer(
-                [
-                    _AEnregistrer(
-                        _evenement(
-                            TypeEvenement.JUMELAGE_VALIDE,
-                            acteur=acteur,
-                            date=now,
-                            campagne_id=j.campagne_id,
-                            jumelage=j,
-                        ),
-                        {m.pk for m in membres},
-                        {m.etablissement_id for m in membres},
-                    )
-                ],
-                en_masse=False,
+            _enregistrer_operation(
+                TypeEvenement.JUMELAGE_VALIDE,
+                acteur=acteur,
+                date=now,
+                campagne_id=j.campagne_id,
+                jumelage=j,
+                bmp_ids={m.pk for m in membres},
+                etablissement_ids={m.etablissement_id for m in membres},
             )
 
     _avec_reprise(operation)
@@ -1263,21 +1227,14 @@ def set_rattachement(user, jumelage: Jumelage, etablissement: Etablissement) -> 
         ancien = j.rattachement
         j.rattachement, j.rattachement_choisi = etablissement, True
         j.save(update_fields=["rattachement", "rattachement_choisi"])
-        _enregistrer(
-            [
-                _AEnregistrer(
-                    _evenement(
-                        TypeEvenement.RATTACHEMENT_MODIFIE,
-                        acteur=acteur,
-                        campagne_id=j.campagne_id,
-                        jumelage=j,
-                        donnees={"ancien": ancien.uai, "nouveau": etablissement.uai},
-                    ),
-                    {m.pk for m in membres},
-                    {m.etablissement_id for m in membres},
-                )
-            ],
-            en_masse=False,
+        _enregistrer_operation(
+            TypeEvenement.RATTACHEMENT_MODIFIE,
+            acteur=acteur,
+            campagne_id=j.campagne_id,
+            jumelage=j,
+            donnees={"ancien": ancien.uai, "nouveau": etablissement.uai},
+            bmp_ids={m.pk for m in membres},
+            etablissement_ids={m.etablissement_id for m in membres},
         )
     jumelage.refresh_from_db()
 

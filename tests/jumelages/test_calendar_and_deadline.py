@@ -4,7 +4,7 @@ import datetime
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 
 from jumelages import services
@@ -210,8 +210,6 @@ def test_campaign_phase_refuses_a_malformed_instant(campagne):
 
 def test_campaign_phase_exits_non_zero_on_an_unknown_year(campagne, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        from django.core.management import execute_from_command_line
-
         execute_from_command_line(["manage.py", "campaign_phase", "2031"])
     assert exit_info.value.code != 0
     assert "Aucune campagne pour la rentrée 2031." in capsys.readouterr().err

@@ -13,6 +13,7 @@ from jumelages import services
 from jumelages.enums import EtatDemande, Motif
 from jumelages.models import Demande, Jumelage
 from jumelages.services import WorkflowError
+from tests.factories import UserFactory
 
 from .monde import ARCHIVEE, CONSULTATION, OUVERTE, PREPARATION, VALIDATION, jumelage_direct, pending
 
@@ -202,8 +203,6 @@ def test_only_the_schools_of_a_jumelage_delete_it(w, ouverte):
 
 
 def test_a_user_without_profile_acts_for_no_school(w, ouverte):
-    from tests.factories import UserFactory
-
     with pytest.raises(WorkflowError) as error:
         services.send_request(UserFactory(), w.bmp_a, w.bmp_b)
     assert str(error.value) == f"Vous n'êtes pas habilité à agir pour Collège A ({w.A.uai})."
