@@ -189,9 +189,9 @@ def _inserer_depuis_les_evenements(evenement_ids, adresses, now) -> int:
         list(evenement_ids),
     ]
     with connection.cursor() as cursor:
-        if len(evenement_ids) > 100:
-            # Large sweeps: the planner would JIT-compile the statement, for more than it saves.
-            cursor.execute("SET LOCAL jit = off")
+        # The planner would JIT-compile the statement of a large sweep, for more than it saves;
+        # set always, so that the query count does not depend on the number of events.
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return cursor.rowcount
 
