@@ -1,7 +1,7 @@
 """Settings of bench_pages.py's server: the production-like base settings plus a trivial view.
 
-bench_pages.py starts gunicorn with DEBUG=false and CONN_MAX_AGE=60 (persistent connections, as
-production should configure them: a new PostgreSQL connection costs more than a page's queries).
+bench_pages.py starts gunicorn with DEBUG=false and persistent connections (CONN_MAX_AGE, as
+production should set it: a new PostgreSQL connection costs more than a page's queries).
 """
 
 from jumo.settings.base import *  # noqa: F403

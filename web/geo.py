@@ -9,6 +9,7 @@ Every distance shown, and every decision "within the maximum distance", is geode
 
 import math
 from bisect import bisect_left, bisect_right
+from functools import lru_cache
 
 from geopy.distance import geodesic
 
@@ -20,8 +21,10 @@ _WGS84 = geodesic()
 SPHERE_ERROR = 0.01
 
 
+@lru_cache(maxsize=20_000)
 def distance_km(lat1, lon1, lat2, lon2) -> float:
-    """The geodesic distance in km (geopy, WGS84)."""
+    """The geodesic distance in km (geopy, WGS84); the last 20,000 pairs of points are remembered (a
+    head pages through the same schools, a school's BMPs share its candidates)."""
     return _WGS84.measure((lat1, lon1), (lat2, lon2))
 
 

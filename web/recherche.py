@@ -22,7 +22,7 @@ from django.db import connection
 
 from bmp.models import BMP
 from establishments.models import Commune, Etablissement, ZoneRemplacement
-from jumelages.models import Demande, Jumelage, JumelageBMP
+from jumelages.models import Jumelage, JumelageBMP
 
 from . import geo
 
@@ -33,12 +33,10 @@ RAYONS_KM = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 
 BMP_T = BMP._meta.db_table
 ETABLISSEMENT_T = Etablissement._meta.db_table
-COMMUNE_T = Commune._meta.db_table
 ZONE_T = ZoneRemplacement._meta.db_table
 ZONE_COMMUNE_T = ZoneRemplacement.communes.through._meta.db_table
 MEMBRE_T = JumelageBMP._meta.db_table
 JUMELAGE_T = Jumelage._meta.db_table
-DEMANDE_T = Demande._meta.db_table
 
 # The columns of a candidate row, in this order (web.services.Candidat is built from them).
 COLONNES = (
