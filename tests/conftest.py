@@ -116,3 +116,40 @@ def celery_worker(celery_broker):
     yield start
     for worker in workers:
         worker.stop()
+
+
+# --- The small académie of tests/jumelages/monde.py, shared by the workflow, notification and page tests.
+
+
+@pytest.fixture
+def campagne(db):
+    from tests.factories import CampagneFactory
+
+    return CampagneFactory(annee=2024)
+
+
+@pytest.fixture
+def w(campagne):
+    """Schools A, B, C, D (collèges 94), E (collège 93), L (lycée 94), their heads, agents and BMPs."""
+    from tests.jumelages.monde import build_monde
+
+    return build_monde(campagne)
+
+
+@pytest.fixture
+def at(time_machine):
+    """Stop the clock at an instant: at(OUVERTE), at(paris(2024, 6, 26, 23, 59))."""
+
+    def move(instant):
+        time_machine.move_to(instant, tick=False)
+        return instant
+
+    return move
+
+
+@pytest.fixture
+def ouverte(at):
+    """The clock stopped on 20 June 2024 at noon, in the open phase."""
+    from tests.jumelages.monde import OUVERTE
+
+    return at(OUVERTE)

@@ -6,37 +6,6 @@ from email import policy
 import pytest
 from django.core import mail
 
-from tests.factories import CampagneFactory
-from tests.jumelages.monde import OUVERTE, build_monde
-
-
-@pytest.fixture
-def campagne(db):
-    return CampagneFactory(annee=2024)
-
-
-@pytest.fixture
-def w(campagne):
-    """Schools A, B, C, D (collèges 94), E (collège 93), L (lycée 94), their heads, agents and BMPs."""
-    return build_monde(campagne)
-
-
-@pytest.fixture
-def at(time_machine):
-    """Stop the clock at an instant."""
-
-    def move(instant):
-        time_machine.move_to(instant, tick=False)
-        return instant
-
-    return move
-
-
-@pytest.fixture
-def ouverte(at):
-    """20 June 2024 at noon, in the open phase."""
-    return at(OUVERTE)
-
 
 @pytest.fixture
 def operation(django_capture_on_commit_callbacks):
