@@ -1057,6 +1057,14 @@ def _charger_jumelage(jumelage) -> tuple[Jumelage, list]:
     return j, membres
 
 
+def _charger_et_autoriser(user, jumelage, operation: str) -> tuple[Jumelage, list, Acteur]:
+    """The jumelage, its member BMPs, and who acts on it: one of its schools or their service."""
+    j, membres = _charger_jumelage(jumelage)
+    etablissements = [m.etablissement for m in membres]
+    acteur = autoriser(user, operation, j.campagne, etablissements, refus=_refus_jumelage(etablissements))
+    return j, membres, acteur
+
+
 def _verrouiller_jumelage(j: Jumelage, membres: list) -> Jumelage:
     """Lock the jumelage's BMPs, then the jumelage; its members cannot change once they are locked."""
     _verrouiller_bmps([m.pk for m in membres])
@@ -1078,9 +1086,7 @@ def delete_jumelage(user, jumelage: Jumelage, motif, commentaire: str = "") -> N
 
     def operation():
         with transaction.atomic():
-            j, membres = _charger_jumelage(jumelage)
-            etablissements = [m.etablissement for m in membres]
-            acteur = autoriser(user, SUPPRESSION, j.campagne, etablissements, refus=_refus_jumelage(etablissements))
+            j, membres, acteur = _charger_et_autoriser(user, jumelage, SUPPRESSION)
             j = _verrouiller_jumelage(j, membres)
             if not j.actif:
                 raise WorkflowError(f"Ce jumelage a déjà été supprimé le {format_instant(j.supprime_le)}.")
@@ -1180,9 +1186,7 @@ def validate_jumelage(user, jumelage: Jumelage) -> None:
 
     def operation():
         with transaction.atomic():
-            j, membres = _charger_jumelage(jumelage)
-            etablissements = [m.etablissement for m in membres]
-            acteur = autoriser(user, VALIDATION, j.campagne, etablissements, refus=_refus_jumelage(etablissements))
+            j, membres, acteur = _charger_et_autoriser(user, jumelage, VALIDATION)
             j = _verrouiller_jumelage(j, membres)
             if not j.actif:
                 raise WorkflowError(f"Ce jumelage a été supprimé le {format_instant(j.supprime_le)}.")
@@ -1214,13 +1218,11 @@ def validate_jumelage(user, jumelage: Jumelage) -> None:
 def set_rattachement(user, jumelage: Jumelage, etablissement: Etablissement) -> None:
     """The DOS changes the établissement de rattachement (DOMAIN.md, our decision); it is kept from then on."""
     with transaction.atomic():
-        j, membres = _charger_jumelage(jumelage)
-        etablissements = [m.etablissement for m in membres]
-        acteur = autoriser(user, RATTACHEMENT, j.campagne, etablissements, refus=_refus_jumelage(etablissements))
+        j, membres, acteur = _charger_et_autoriser(user, jumelage, RATTACHEMENT)
         j = _verrouiller_jumelages([j.pk])[j.pk]
         if not j.actif:
             raise WorkflowError(f"Ce jumelage a été supprimé le {format_instant(j.supprime_le)}.")
-        if etablissement.pk not in {e.pk for e in etablissements}:
+        if etablissement.pk not in {m.etablissement_id for m in membres}:
             raise WorkflowError("L'établissement de rattachement doit être l'un des établissements du jumelage.")
         if etablissement.pk == j.rattachement_id:
             raise WorkflowError(f"{etablissement} est déjà l'établissement de rattachement de ce jumelage.")
