@@ -7,6 +7,7 @@ admin.site.index_title = "Campagne de jumelage des BMP"
 
 urlpatterns = [
     path("", include("web.urls")),
+    path("dos/", include("dos.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -174,7 +174,7 @@ LOGGING = {
 }
 
 # --- Heads' pages (web) -------------------------------------------------
-INSTALLED_APPS += ["web"]
+INSTALLED_APPS += ["web", "dos"]
 TEMPLATES[0]["OPTIONS"]["context_processors"] += ["web.context_processors.jumo"]
 # django-dsfr's site configuration in one query instead of two (web.context_processors.site_config).
 _PROCESSORS = TEMPLATES[0]["OPTIONS"]["context_processors"]
