@@ -4,6 +4,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -48,6 +49,34 @@ class Campagne(models.Model):
 
     def __str__(self):
         return f"Campagne {self.annee}"
+
+    def clean(self):
+        """The calendar's dates in order, each error in French on its field (the admin's form)."""
+        ordre = [
+            ("date_cloture", "date_ouverture", False, "La clôture ne peut pas précéder l'ouverture."),
+            ("date_fin_validation", "date_cloture", True, "La fin de la validation doit suivre la clôture."),
+            (
+                "date_debut_consultation",
+                "date_fin_validation",
+                True,
+                "La consultation doit commencer après la fin de la validation.",
+            ),
+            (
+                "date_fin_consultation",
+                "date_debut_consultation",
+                False,
+                "La fin de la consultation ne peut pas précéder son début.",
+            ),
+        ]
+        errors = {}
+        for champ, precedent, strict, message in ordre:
+            valeur, avant = getattr(self, champ), getattr(self, precedent)
+            if valeur is None or avant is None:
+                continue
+            if valeur < avant or (strict and valeur == avant):
+                errors[champ] = message
+        if errors:
+            raise ValidationError(errors)
 
     @classmethod
     def default_calendar(cls, annee: int) -> dict:

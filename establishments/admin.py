@@ -1,16 +1,30 @@
+"""Reference data in the admin: read only for the DOS agents (loaded by the import commands),
+changed by superusers; an agent sees the schools of his perimeter only (issue 7)."""
+
 from django.contrib import admin
+from django.db.models import Count
+
+from jumelages import perimetres
+from jumelages.admin_perimetre import ReferenceAdmin, SuperutilisateurAdmin, perimetre_de
 
 from .models import Commune, Departement, Discipline, Etablissement, Profil, Service, ZoneRemplacement
 
 
+def _services(user, queryset):
+    if perimetres.voit_tout(user):
+        return queryset
+    service = perimetres.service_de(user)
+    return queryset.filter(pk=service.pk) if service is not None and user.is_active else queryset.none()
+
+
 @admin.register(Departement)
-class DepartementAdmin(admin.ModelAdmin):
+class DepartementAdmin(ReferenceAdmin):
     list_display = ["code", "nom"]
     search_fields = ["code", "nom"]
 
 
 @admin.register(Commune)
-class CommuneAdmin(admin.ModelAdmin):
+class CommuneAdmin(ReferenceAdmin):
     list_display = ["code_insee", "nom", "departement", "code_postal", "latitude", "longitude"]
     list_filter = ["departement"]
     search_fields = ["code_insee", "nom", "codes_postaux"]
@@ -18,14 +32,12 @@ class CommuneAdmin(admin.ModelAdmin):
 
 
 @admin.register(ZoneRemplacement)
-class ZoneRemplacementAdmin(admin.ModelAdmin):
+class ZoneRemplacementAdmin(ReferenceAdmin):
     list_display = ["code", "libelle", "nombre_communes"]
     search_fields = ["code", "libelle", "communes__nom"]
     filter_horizontal = ["communes"]
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return super().get_queryset(request).annotate(_nombre_communes=Count("communes"))
 
     @admin.display(description="communes", ordering="_nombre_communes")
@@ -34,7 +46,8 @@ class ZoneRemplacementAdmin(admin.ModelAdmin):
 
 
 @admin.register(Etablissement)
-class EtablissementAdmin(admin.ModelAdmin):
+class EtablissementAdmin(ReferenceAdmin):
+    filtre_perimetre = perimetre_de(perimetres.etablissements)
     list_display = ["uai", "nom", "type", "commune", "departement", "position", "ouvert", "adresse_mail"]
     list_filter = ["type", "departement", "position", "ouvert", "public"]
     search_fields = ["uai", "nom", "commune__nom"]
@@ -47,18 +60,19 @@ class EtablissementAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(ReferenceAdmin):
+    filtre_perimetre = perimetre_de(_services)
     list_display = ["uai", "nom", "perimetre", "departement"]
 
 
 @admin.register(Discipline)
-class DisciplineAdmin(admin.ModelAdmin):
+class DisciplineAdmin(ReferenceAdmin):
     list_display = ["code", "libelle", "heures_temps_plein"]
     search_fields = ["code", "libelle"]
 
 
 @admin.register(Profil)
-class ProfilAdmin(admin.ModelAdmin):
+class ProfilAdmin(SuperutilisateurAdmin):
     list_display = ["utilisateur", "service"]
     list_select_related = ["utilisateur", "service"]
     search_fields = ["utilisateur__username", "utilisateur__email", "etablissements__uai"]

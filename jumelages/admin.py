@@ -1,15 +1,26 @@
-"""Admin of requests, jumelages and their history; every change goes through jumelages.services."""
+"""Admin of requests, jumelages and their history (issue 7); every change goes through
+jumelages.services, and an agent sees and acts within his service's perimeter only."""
 
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Prefetch
+from django.db.models.functions import Abs
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import perimetres, services
+from .admin_perimetre import PerimetreAdmin, perimetre_de
+from .enums import EtatDemande
 from .forms import ConstructionForm, MotifForm, RattachementForm
-from .models import Demande, Evenement, Jumelage, JumelageBMP
+from .geographie import formater_km, geographie, zones_des_communes
+from .models import Demande, Evenement, Jumelage, JumelageBMP, format_heures
 
 
 class LectureSeuleMixin:
@@ -67,10 +78,43 @@ def _appliquer(modeladmin, request, queryset, operation, reussite):
         modeladmin.message_user(request, reussite.format(n=faits), messages.SUCCESS)
 
 
+class EcheanceFilter(admin.SimpleListFilter):
+    """Pending requests by deadline: the ones to chase today, the ones past due."""
+
+    title = "échéance"
+    parameter_name = "echeance"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("24h", "En attente, échéance dans les 24 heures"),
+            ("72h", "En attente, échéance dans les 72 heures"),
+            ("depassee", "En attente, échéance dépassée"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        en_attente = queryset.filter(etat=EtatDemande.EN_ATTENTE)
+        if self.value() == "24h":
+            return en_attente.filter(echeance__gt=now, echeance__lte=now + datetime.timedelta(hours=24))
+        if self.value() == "72h":
+            return en_attente.filter(echeance__gt=now, echeance__lte=now + datetime.timedelta(hours=72))
+        if self.value() == "depassee":
+            return en_attente.filter(echeance__lte=now)
+        return queryset
+
+
 @admin.register(Demande)
-class DemandeAdmin(LectureSeuleMixin, admin.ModelAdmin):
+class DemandeAdmin(LectureSeuleMixin, PerimetreAdmin):
+    filtre_perimetre = perimetre_de(perimetres.demandes)
     list_display = ["pk", "bmp", "destinataire", "etat", "trois", "envoyee_le", "echeance", "terminee_le"]
-    list_filter = ["etat", "campagne", "trois", "bmp__discipline", "bmp__etablissement__departement"]
+    list_filter = [
+        "etat",
+        EcheanceFilter,
+        "campagne",
+        "trois",
+        "bmp__discipline",
+        "bmp__etablissement__departement",
+    ]
     search_fields = [
         "=pk",
         "bmp__identifiant",
@@ -108,7 +152,7 @@ class DemandeAdmin(LectureSeuleMixin, admin.ModelAdmin):
         ]
 
     def refuser(self, request, pk):
-        demande = get_object_or_404(Demande, pk=pk)
+        demande = self.objet_ou_404(request, pk)
         form = MotifForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -123,40 +167,180 @@ class DemandeAdmin(LectureSeuleMixin, admin.ModelAdmin):
         return _formulaire(self, request, form, f"Refuser la {demande}", demande)
 
 
+class EtatJumelageFilter(admin.SimpleListFilter):
+    title = "état"
+    parameter_name = "etat"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("effectif", "Effectif (non validé)"),
+            ("valide", "Validé"),
+            ("a_revoir", "À revoir"),
+            ("supprime", "Supprimé"),
+        ]
+
+    def queryset(self, request, queryset):
+        filtres = {
+            "effectif": {"actif": True, "valide": False},
+            "valide": {"actif": True, "valide": True},
+            "a_revoir": {"actif": True, "a_revoir": True},
+            "supprime": {"actif": False},
+        }
+        if self.value() in filtres:
+            return queryset.filter(**filtres[self.value()])
+        return queryset
+
+
+class EcartFilter(admin.SimpleListFilter):
+    title = "écart à la cible"
+    parameter_name = "ecart"
+
+    def lookups(self, request, model_admin):
+        seuil = format_heures(Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES)))
+        return [
+            ("atteinte", "Cible atteinte"),
+            ("dessous", "En dessous de la cible"),
+            ("dessus", "Au-dessus de la cible"),
+            ("loin", f"Loin de la cible ({seuil} ou plus)"),
+        ]
+
+    def queryset(self, request, queryset):
+        queryset = queryset.annotate(_ecart=F("total_heures") - F("discipline__heures_temps_plein"))
+        if self.value() == "atteinte":
+            return queryset.filter(_ecart=0)
+        if self.value() == "dessous":
+            return queryset.filter(_ecart__lt=0)
+        if self.value() == "dessus":
+            return queryset.filter(_ecart__gt=0)
+        if self.value() == "loin":
+            return queryset.alias(_distance=Abs("_ecart")).filter(
+                _distance__gte=Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES))
+            )
+        return queryset
+
+
+class DepartementJumelageFilter(admin.SimpleListFilter):
+    title = "département d'un établissement"
+    parameter_name = "departement"
+
+    def lookups(self, request, model_admin):
+        from establishments.models import Departement
+
+        return [(d.code, str(d)) for d in Departement.objects.order_by("code")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            ids = JumelageBMP.objects.filter(etablissement__departement__code=self.value()).values("jumelage_id")
+            return queryset.filter(pk__in=ids)
+        return queryset
+
+
+def _ecart_texte(ecart: Decimal) -> str:
+    return ("+" if ecart > 0 else "") + format_heures(ecart)
+
+
+def membres_actifs():
+    """The active members of each jumelage with their BMP, school, commune and zones: four queries for
+    a whole page, whatever its size."""
+    return Prefetch(
+        "appartenances",
+        queryset=JumelageBMP.objects.filter(actif=True)
+        .select_related("bmp", "etablissement__commune")
+        .prefetch_related("etablissement__commune__zones")
+        .order_by("position"),
+        to_attr="membres_actifs",
+    )
+
+
+def _geographie(jumelage):
+    if not hasattr(jumelage, "_geo"):
+        ecoles = [m.etablissement for m in jumelage.membres_actifs]
+        zones = {e.commune_id: frozenset(z.pk for z in e.commune.zones.all()) for e in ecoles}
+        jumelage._geo = geographie(ecoles, {k: v for k, v in zones.items() if v})
+    return jumelage._geo
+
+
 @admin.register(Jumelage)
-class JumelageAdmin(LectureSeuleMixin, admin.ModelAdmin):
+class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
+    filtre_perimetre = perimetre_de(perimetres.jumelages)
     list_display = [
         "pk",
-        "campagne",
         "discipline",
         "bmps_du_jumelage",
         "total_heures",
         "cible_heures",
+        "ecart",
+        "zones",
+        "distance",
         "rattachement",
         "origine",
-        "actif",
-        "valide",
-        "a_revoir",
+        "etat",
+        "campagne",
     ]
-    list_filter = ["campagne", "actif", "origine", "valide", "a_revoir", "discipline"]
+    list_filter = [
+        EtatJumelageFilter,
+        EcartFilter,
+        "campagne",
+        "origine",
+        "discipline",
+        DepartementJumelageFilter,
+    ]
     search_fields = ["=pk", "bmps__identifiant", "bmps__etablissement__uai", "bmps__etablissement__nom"]
     list_select_related = ["campagne", "discipline", "rattachement"]
-    readonly_extra = ["avertissement"]
+    readonly_extra = ["avertissement", "geographie_du_jumelage"]
     inlines = [JumelageBMPInline, EvenementJumelageInline]
     actions = ["valider"]
     change_form_template = "admin/jumelages/jumelage/change_form.html"
     change_list_template = "admin/jumelages/jumelage/change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("bmps__etablissement").distinct()
+        return super().get_queryset(request).prefetch_related(membres_actifs()).distinct()
 
-    @admin.display(description="BMP")
+    @admin.display(description="BMP (établissement, heures)")
     def bmps_du_jumelage(self, obj):
-        return format_html_join(", ", "{} ({})", ((b.identifiant, b.etablissement.uai) for b in obj.bmps.all()))
+        return format_html_join(
+            ", ",
+            "{} ({}, {})",
+            ((m.bmp.identifiant, m.etablissement.uai, format_heures(m.bmp.heures)) for m in obj.membres_actifs),
+        )
 
     @admin.display(description="cible (h)")
     def cible_heures(self, obj):
         return obj.cible_heures
+
+    @admin.display(description="écart (h)")
+    def ecart(self, obj):
+        ecart = obj.total_heures - obj.cible_heures
+        texte = _ecart_texte(ecart)
+        if abs(ecart) >= Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES)):
+            return format_html("<strong>{}</strong>", texte)
+        return texte
+
+    @admin.display(description="zones")
+    def zones(self, obj):
+        return _geographie(obj).zone_texte
+
+    @admin.display(description="distance max.")
+    def distance(self, obj):
+        return formater_km(_geographie(obj).distance_max) if obj.membres_actifs else "–"
+
+    @admin.display(description="état")
+    def etat(self, obj):
+        if not obj.actif:
+            return "supprimé"
+        if obj.valide:
+            return "validé"
+        return "à revoir" if obj.a_revoir else "effectif"
+
+    @admin.display(description="distances et zones")
+    def geographie_du_jumelage(self, obj):
+        geo = _geographie(obj)
+        lignes = [(f"{a.nom} ({a.uai}) – {b.nom} ({b.uai})", formater_km(d)) for a, b, d in geo.distances]
+        return format_html(
+            "{}<br>{}",
+            format_html_join("", "{} : {}<br>", lignes),
+            "Zone de remplacement : " + geo.zone_texte,
+        )
 
     @admin.action(description="Valider les jumelages sélectionnés")
     def valider(self, request, queryset):
@@ -172,23 +356,59 @@ class JumelageAdmin(LectureSeuleMixin, admin.ModelAdmin):
         ]
 
     def construire(self, request):
-        form = ConstructionForm(request.POST or None)
+        """Build a jumelage in two steps: « Vérifier » shows the BMPs, the total against the target, the
+        distances, the zones, the school of attachment and every problem; « Construire » calls the service."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = ConstructionForm(request.POST or None, initial=self._bmps_choisis(request))
+        examen = geo = None
         if request.method == "POST" and form.is_valid():
-            try:
-                jumelage = services.build_jumelage(
-                    request.user, form.cleaned_data["bmps"], rattachement=form.cleaned_data["etablissement"]
+            examen = services.examine_jumelage(
+                request.user, form.cleaned_data["bmps"], rattachement=form.cleaned_data["etablissement"]
+            )
+            if examen.membres:
+                geo = geographie(
+                    [m.etablissement for m in examen.membres],
+                    zones_des_communes(m.etablissement.commune_id for m in examen.membres),
                 )
-            except services.WorkflowError as error:
-                form.add_error(None, str(error))
-            else:
-                if jumelage.avertissement:
-                    self.message_user(request, jumelage.avertissement, messages.WARNING)
-                self.message_user(request, f"Le {jumelage} a été construit.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:jumelages_jumelage_change", args=[jumelage.pk]))
-        return _formulaire(self, request, form, "Construire un jumelage")
+            if "construire" in request.POST and not examen.problemes:
+                try:
+                    jumelage = services.build_jumelage(
+                        request.user, form.cleaned_data["bmps"], rattachement=form.cleaned_data["etablissement"]
+                    )
+                except services.WorkflowError as error:
+                    form.add_error(None, str(error))
+                else:
+                    if jumelage.avertissement:
+                        self.message_user(request, jumelage.avertissement, messages.WARNING)
+                    self.message_user(request, f"Le {jumelage} a été construit.", messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:jumelages_jumelage_change", args=[jumelage.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Construire un jumelage",
+            "form": form,
+            "examen": examen,
+            "geo": geo,
+            "distances": [(a, b, formater_km(km)) for a, b, km in geo.distances] if geo else [],
+            "ecart": _ecart_texte(examen.total - examen.cible) if examen and examen.cible else "",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/jumelages/jumelage/construire.html", context)
+
+    def _bmps_choisis(self, request) -> dict:
+        """The BMPs selected in the BMP list (?bmps=1,2,3), within the perimeter."""
+        from bmp.models import BMP
+
+        ids = [int(x) for x in request.GET.get("bmps", "").split(",") if x.strip().isdigit()][:3]
+        if not ids:
+            return {}
+        bmps = list(perimetres.bmps(request.user, BMP.objects.filter(pk__in=ids)).select_related("campagne"))
+        if not bmps:
+            return {}
+        return {"campagne": bmps[0].campagne_id, "identifiants": " ".join(b.identifiant for b in bmps)}
 
     def supprimer(self, request, pk):
-        jumelage = get_object_or_404(Jumelage, pk=pk)
+        jumelage = self.objet_ou_404(request, pk)
         form = MotifForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -203,7 +423,7 @@ class JumelageAdmin(LectureSeuleMixin, admin.ModelAdmin):
         return _formulaire(self, request, form, f"Supprimer le {jumelage}", jumelage)
 
     def rattachement_view(self, request, pk):
-        jumelage = get_object_or_404(Jumelage, pk=pk)
+        jumelage = self.objet_ou_404(request, pk)
         form = RattachementForm(request.POST or None, jumelage=jumelage)
         if request.method == "POST" and form.is_valid():
             try:
@@ -228,7 +448,8 @@ def _formulaire(modeladmin, request, form, titre, obj=None):
 
 
 @admin.register(Evenement)
-class EvenementAdmin(LectureSeuleMixin, admin.ModelAdmin):
+class EvenementAdmin(LectureSeuleMixin, PerimetreAdmin):
+    filtre_perimetre = perimetre_de(perimetres.evenements)
     list_display = ["date", "type", "auteur", "pour_etablissement", "pour_service", "demande", "jumelage", "motif"]
     list_filter = ["type", "campagne", "motif", "pour_service"]
     search_fields = [

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from bmp.enums import Phase
 from bmp.models import BMP, PARIS, Campagne
-from establishments.models import Etablissement, Service
+from establishments.models import Commune, Discipline, Etablissement, Service
 
 from .enums import EtatDemande, Motif, OrigineJumelage, TypeEvenement
 from .models import (
@@ -1115,6 +1115,92 @@ def delete_jumelage(user, jumelage: Jumelage, motif, commentaire: str = "") -> N
     jumelage.refresh_from_db()
 
 
+@dataclass
+class Examen:
+    """What build_jumelage would make of these BMPs: the members, the school of attachment and
+    every reason it would refuse them, in the order it checks them (the admin's preview shows
+    them all; build_jumelage raises the first)."""
+
+    membres: list
+    problemes: list[str]
+    campagne: Campagne | None = None
+    acteur: Acteur | None = None
+    rattachement_id: int | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((m.heures for m in self.membres), Decimal(0))
+
+    @property
+    def cible(self) -> int | None:
+        disciplines = {m.discipline.heures_temps_plein for m in self.membres}
+        return disciplines.pop() if len(disciplines) == 1 else None
+
+    @property
+    def avertissement(self) -> str:
+        """Above the target, a warning, not an error (DOMAIN.md, our decision)."""
+        if self.cible is None or self.total <= self.cible:
+            return ""
+        return f"Le total ({format_heures(self.total)}) dépasse le temps plein de la discipline ({self.cible} h)."
+
+
+def _examiner_construction(user, ids: list[int], rattachement_id: int | None) -> Examen:
+    problemes = []
+    if len(set(ids)) != len(ids):
+        problemes.append("Le même BMP ne peut pas figurer deux fois dans un jumelage.")
+    if len(set(ids)) not in (2, 3):
+        problemes.append("Un jumelage réunit deux ou trois BMP.")
+    s = _situation(ids, ())
+    uniques = list(dict.fromkeys(ids))
+    inconnus = [pk for pk in uniques if pk not in s.bmps]
+    if inconnus:
+        problemes.append(f"BMP inconnu(s) : n° {', '.join(map(str, inconnus))}.")
+    membres = [s.bmps[pk] for pk in uniques if pk in s.bmps]
+    examen = Examen(membres=membres, problemes=problemes)
+    if not membres:
+        return examen
+    campagnes = Campagne.objects.in_bulk({m.campagne_id for m in membres})
+    for m in membres:
+        m.campagne = campagnes[m.campagne_id]
+    if len(campagnes) > 1:
+        problemes.append("Un jumelage réunit des BMP de la même campagne.")
+    examen.campagne = membres[0].campagne
+    try:
+        examen.acteur = autoriser(user, CONSTRUCTION, examen.campagne, [m.etablissement for m in membres], tous=True)
+    except WorkflowError as error:
+        problemes.append(str(error))
+    if len({m.discipline_id for m in membres}) > 1:
+        codes = ", ".join(sorted({m.discipline.code for m in membres}))
+        problemes.append(f"Un jumelage réunit des BMP de la même discipline : {codes} diffèrent.")
+    if len({m.etablissement_id for m in membres}) < len(membres):
+        problemes.append("Un jumelage réunit des BMP d'établissements différents.")
+    if rattachement_id is not None and rattachement_id not in {m.etablissement_id for m in membres}:
+        problemes.append("L'établissement de rattachement doit être l'un des établissements du jumelage.")
+    for m in membres:
+        if not m.actif:
+            problemes.append(f"Le BMP {m.identifiant} a été retiré par l'actualisation des BMP.")
+        elif m.pk in s.jumelage_de:
+            problemes.append(f"Le BMP {m.identifiant} fait déjà partie d'un jumelage (n° {s.jumelage_de[m.pk]}).")
+    raison = _depasse_maximum(membres)
+    if raison:
+        problemes.append(f"Ce jumelage n'est pas possible : {raison}.")
+    examen.rattachement_id = rattachement_id or _rattachement(membres)
+    return examen
+
+
+def examine_jumelage(user, bmps, rattachement: Etablissement | None = None) -> Examen:
+    """The preview of build_jumelage, writing nothing: the members with their school and discipline,
+    the total against the target, the default school of attachment, and every problem."""
+    ids = [b.pk if isinstance(b, BMP) else int(b) for b in bmps]
+    examen = _examiner_construction(user, ids, rattachement.pk if rattachement else None)
+    disciplines = {d.pk: d for d in Discipline.objects.filter(pk__in={m.discipline_id for m in examen.membres})}
+    communes = Commune.objects.in_bulk({m.etablissement.commune_id for m in examen.membres})
+    for m in examen.membres:
+        m.discipline = disciplines[m.discipline_id]
+        m.etablissement.commune = communes[m.etablissement.commune_id]
+    return examen
+
+
 def build_jumelage(user, bmps, rattachement: Etablissement | None = None) -> Jumelage:
     """A service builds a jumelage of 2 or 3 BMPs (DOMAIN.md): effective as it is, no school needs to act.
 
@@ -1130,32 +1216,11 @@ def build_jumelage(user, bmps, rattachement: Etablissement | None = None) -> Jum
 
     def operation():
         with transaction.atomic():
-            par_id = BMP.objects.select_related("etablissement", "campagne", "discipline").in_bulk(ids)
-            membres = [par_id[pk] for pk in ids]
-            if len({m.campagne_id for m in membres}) > 1:
-                raise WorkflowError("Un jumelage réunit des BMP de la même campagne.")
-            campagne = membres[0].campagne
-            acteur = autoriser(user, CONSTRUCTION, campagne, [m.etablissement for m in membres], tous=True)
-            if len({m.discipline_id for m in membres}) > 1:
-                codes = ", ".join(sorted({m.discipline.code for m in membres}))
-                raise WorkflowError(f"Un jumelage réunit des BMP de la même discipline : {codes} diffèrent.")
-            if len({m.etablissement_id for m in membres}) < len(membres):
-                raise WorkflowError("Un jumelage réunit des BMP d'établissements différents.")
-            if rattachement is not None and rattachement.pk not in {m.etablissement_id for m in membres}:
-                raise WorkflowError("L'établissement de rattachement doit être l'un des établissements du jumelage.")
             _verrouiller_bmps(ids)
-            s = _situation(ids, ())
-            membres = [s.bmps[pk] for pk in ids]
-            for m in membres:
-                if not m.actif:
-                    raise WorkflowError(f"Le BMP {m.identifiant} a été retiré par l'actualisation des BMP.")
-                if m.pk in s.jumelage_de:
-                    raise WorkflowError(
-                        f"Le BMP {m.identifiant} fait déjà partie d'un jumelage (n° {s.jumelage_de[m.pk]})."
-                    )
-            raison = _depasse_maximum(membres)
-            if raison:
-                raise WorkflowError(f"Ce jumelage n'est pas possible : {raison}.")
+            examen = _examiner_construction(user, ids, rattachement.pk if rattachement else None)
+            if examen.problemes:
+                raise WorkflowError(examen.problemes[0])
+            membres, campagne, acteur = examen.membres, examen.campagne, examen.acteur
             now = timezone.now()
             jumelage = Jumelage(
                 campagne=campagne,

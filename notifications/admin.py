@@ -3,13 +3,17 @@
 from django.contrib import admin, messages
 from django.utils.text import Truncator
 
+from jumelages import perimetres
+from jumelages.admin_perimetre import PerimetreAdmin, perimetre_de
+
 from . import services
 from .enums import StatutEnvoi
 from .models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(PerimetreAdmin):
+    filtre_perimetre = perimetre_de(perimetres.notifications)
     list_display = ["cree_le", "type", "etablissement", "adresse", "statut", "tentatives", "envoye_le", "erreur"]
     list_filter = ["statut", "type", "lue", "campagne"]
     search_fields = ["etablissement__uai", "etablissement__nom", "adresse", "message_id", "sujet"]

@@ -173,6 +173,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
+# --- DOS workspace (issue 7) --------------------------------------------
+# A jumelage this many hours or more away from its target is "far from the target" (dashboard, admin).
+JUMO_ECART_CIBLE_ALERTE_HEURES = env.float("JUMO_ECART_CIBLE_ALERTE_HEURES", default=2)
+# Dashboard: an unpaired BMP with a free partner within this distance deserves a look.
+JUMO_DISTANCE_PARTENAIRE_KM = env.float("JUMO_DISTANCE_PARTENAIRE_KM", default=15)
+
 # --- Heads' pages (web) -------------------------------------------------
 INSTALLED_APPS += ["web", "dos"]
 TEMPLATES[0]["OPTIONS"]["context_processors"] += ["web.context_processors.jumo"]

@@ -88,7 +88,7 @@ def test_building_from_the_admin_calls_the_service(admin_client, w, ouverte):
     url = reverse("admin:jumelages_jumelage_construire")
     assert admin_client.get(url).status_code == 200
     data = {"campagne": w.campagne.pk, "identifiants": f"{w.bmp_a.identifiant}, {w.bmp_e.identifiant}"}
-    response = admin_client.post(url, {**data, "rattachement": w.E.uai.lower()}, follow=True)
+    response = admin_client.post(url, {**data, "rattachement": w.E.uai.lower(), "construire": "1"}, follow=True)
     jumelage = Jumelage.objects.get()
     assert jumelage.rattachement == w.E and jumelage.evenements.get().type == TypeEvenement.JUMELAGE_CREE
     response = admin_client.post(url, data)
