@@ -191,3 +191,7 @@ class BMPAdmin(PerimetreAdmin):
         ids = list(queryset.order_by("etablissement__uai").values_list("pk", flat=True)[:4])
         url = reverse("admin:jumelages_jumelage_construire")
         return HttpResponseRedirect(f"{url}?{urlencode({'bmps': ','.join(map(str, ids))})}")
+
+
+# The import runs and the refresh upload (issue 7) live in their own module.
+from .admin_imports import ImportRunAdmin  # noqa: E402, F401

@@ -221,6 +221,9 @@ class ImportRun(models.Model):
         verbose_name = "actualisation des BMP"
         verbose_name_plural = "actualisations des BMP"
         ordering = ["-debut"]
+        # The refresh file covers the whole académie: superusers grant this to the agents in charge;
+        # the « Gestionnaires DOS » group does not get it (establishments.accounts).
+        permissions = [("lancer_actualisation", "Peut lancer une actualisation des BMP")]
 
     def __str__(self):
         return f"{self.fichier} – {self.get_statut_display()} ({timezone.localtime(self.debut):%d/%m/%Y %H:%M})"

@@ -58,9 +58,24 @@ ORM_BATCH_SIZE = 500
 BULK_LOAD_MIN_ROWS = 50_000
 # How often validation reports progress.
 PROGRESS_EVERY = 10_000
+# How many BMPs of each kind of change a dry run lists (its counts are always complete).
+DETAIL_LIMIT = 200
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "validation" or "écriture"."""
+
+
+@dataclass(frozen=True)
+class BMPChange:
+    """One BMP a dry run would add, change, withdraw or restore, as shown before confirming."""
+
+    identifiant: str
+    uai: str
+    etablissement: str
+    discipline: str
+    heures: Decimal | None  # the file's hours; None for a withdrawal
+    anciennes_heures: Decimal | None = None  # the database's hours; None for an addition
+    avant: str = ""  # a change of school or discipline: where the BMP was ("UAI, discipline")
 
 
 @dataclass
@@ -86,6 +101,8 @@ class RefreshResult:
     disciplines_creees: list[dict] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
     touched: dict = field(default_factory=dict)
+    # On a dry run: the first DETAIL_LIMIT BMPs of each kind, keyed "ajoutes", "modifies", "retires", "restaures".
+    details: dict[str, list[BMPChange]] = field(default_factory=dict)
     duration: datetime.timedelta = datetime.timedelta(0)
     run: ImportRun | None = None
 
@@ -199,6 +216,8 @@ def _refresh(campagne, data, filename, dry_run, force, started_by, user, progres
                 # Two refreshes of one campaign never interleave.
                 Campagne.objects.select_for_update().filter(pk=campagne.pk).first()
             plan = _plan(campagne, rows, result)
+            if dry_run:
+                result.details = _describe(plan)
             _check_withdrawal_ratio(campagne, plan, result, force)
             if dry_run:
                 result.statut = StatutImport.A_BLANC
@@ -424,6 +443,7 @@ class _Plan:
     changed: list[tuple[int, Decimal]] = field(default_factory=list)  # (id, new hours)
     restored: list[tuple[int, Decimal]] = field(default_factory=list)  # (id, the file's hours)
     superseded: list[tuple[int, Row]] = field(default_factory=list)  # (old id, its replacement)
+    replaced_ids: set[int] = field(default_factory=set)  # the superseded whose old BMP was active
     withdrawn_ids: list[int] = field(default_factory=list)
     active_before: int = 0
 
@@ -452,7 +472,9 @@ def _plan(campagne: Campagne, rows: list[Row], result: RefreshResult) -> _Plan:
         bmp_id, old_school_id, old_discipline_id, old_hours, actif = old
         if old_school_id != school_id or old_discipline_id != disciplines.get(code):
             plan.superseded.append((bmp_id, row))
-            replaced_active += actif
+            if actif:
+                replaced_active += 1
+                plan.replaced_ids.add(bmp_id)
         elif not actif:
             plan.restored.append((bmp_id, hours))
         elif old_hours != hours:
@@ -473,6 +495,70 @@ def _plan(campagne: Campagne, rows: list[Row], result: RefreshResult) -> _Plan:
     return plan
 
 
+def _describe(plan: _Plan, limit: int = DETAIL_LIMIT) -> dict[str, list[BMPChange]]:
+    """What a dry run shows: the first `limit` BMPs of each kind of change, counted as in _plan (a
+    change of school or discipline of an active BMP is a change, of a withdrawn one an addition).
+    Two queries, whatever the file's size."""
+    added: list[tuple[int | None, Row]] = [(None, row) for row in plan.added[:limit]]
+    replaced: list[tuple[int, Row]] = []
+    for old_id, row in plan.superseded:
+        if len(added) >= limit and len(replaced) >= limit:
+            break
+        if old_id in plan.replaced_ids:
+            if len(replaced) < limit:
+                replaced.append((old_id, row))
+        elif len(added) < limit:
+            added.append((old_id, row))
+    changed = plan.changed[: max(0, limit - len(replaced))]
+    restored = plan.restored[:limit]
+    withdrawn = plan.withdrawn_ids[:limit]
+
+    old_ids = [old_id for old_id, _row in added + replaced if old_id is not None]
+    old_ids += [bmp_id for bmp_id, _hours in changed + restored] + withdrawn
+    old = {
+        bmp_id: rest
+        for bmp_id, *rest in BMP.objects.filter(pk__in=old_ids)
+        .order_by()
+        .values_list("pk", "identifiant", "etablissement__uai", "etablissement__nom", "discipline__code", "heures")
+    }
+    school_ids = {row[1] for _old_id, row in added + replaced}
+    schools = {
+        pk: (uai, nom)
+        for pk, uai, nom in Etablissement.objects.filter(pk__in=school_ids).order_by().values_list("pk", "uai", "nom")
+    }
+
+    def from_file(old_id: int | None, row: Row) -> BMPChange:
+        identifiant, school_id, code, hours = row
+        uai, nom = schools[school_id]
+        before = old.get(old_id)
+        return BMPChange(
+            identifiant,
+            uai,
+            nom,
+            code,
+            hours,
+            anciennes_heures=before[4] if before else None,
+            avant=f"{before[1]}, {before[3]}" if before else "",
+        )
+
+    def from_database(bmp_id: int, hours: Decimal | None) -> BMPChange:
+        identifiant, uai, nom, code, old_hours = old[bmp_id]
+        return BMPChange(identifiant, uai, nom, code, hours, anciennes_heures=old_hours)
+
+    def by_identifiant(changes: list[BMPChange]) -> list[BMPChange]:
+        return sorted(changes, key=lambda change: change.identifiant)
+
+    return {
+        "ajoutes": [from_file(old_id, row) for old_id, row in added],
+        "modifies": by_identifiant(
+            [from_database(bmp_id, hours) for bmp_id, hours in changed]
+            + [from_file(old_id, row) for old_id, row in replaced]
+        ),
+        "retires": by_identifiant([from_database(bmp_id, None) for bmp_id in withdrawn]),
+        "restaures": by_identifiant([from_database(bmp_id, hours) for bmp_id, hours in restored]),
+    }
+
+
 def _check_withdrawal_ratio(campagne: Campagne, plan: _Plan, result: RefreshResult, force: bool) -> None:
     """Safety (FORMATS.md): refuse a file withdrawing more than the allowed share of active BMPs, unless forced."""
     ratio = settings.JUMO_REFRESH_MAX_WITHDRAWAL_RATIO
@@ -486,7 +572,8 @@ def _check_withdrawal_ratio(campagne: Campagne, plan: _Plan, result: RefreshResu
                 f"Ce fichier retirerait {_number(withdrawn)} des {_number(active)} BMP actifs de la campagne "
                 f"{campagne.annee} ({_percent(withdrawn / active)}), au-delà du seuil de {_percent(ratio)} : "
                 "il est refusé, rien n'a été modifié. Vérifiez que l'export est complet (un fichier tronqué "
-                "viderait la campagne), ou forcez l'import (option --force de la commande import_bmp).",
+                "viderait la campagne), ou forcez l'import (option --force de la commande import_bmp, ou case "
+                "« Forcer » du formulaire « Actualiser les BMP » de l'administration).",
             )
         ],
         encoding=result.encoding,

@@ -15,6 +15,9 @@ from .uai import normalize_uai, uai_error
 GROUPE_GESTIONNAIRES = "Gestionnaires DOS"
 # Apps whose data agents read and change in the admin (within their perimeter, see issue 7).
 APPS_GESTIONNAIRES = ("establishments", "bmp", "jumelages", "notifications")
+# Except the refresh of the whole académie's BMPs (bmp.lancer_actualisation): a superuser grants it
+# to the agents in charge, one by one.
+PERMISSION_ACTUALISATION = ("bmp", "lancer_actualisation")
 
 
 class AccountError(Exception):
@@ -30,7 +33,9 @@ class AccountResult:
 
 def gestionnaires_group() -> Group:
     group, _ = Group.objects.get_or_create(name=GROUPE_GESTIONNAIRES)
-    perms = Permission.objects.filter(content_type__app_label__in=APPS_GESTIONNAIRES)
+    perms = Permission.objects.filter(content_type__app_label__in=APPS_GESTIONNAIRES).exclude(
+        content_type__app_label=PERMISSION_ACTUALISATION[0], codename=PERMISSION_ACTUALISATION[1]
+    )
     group.permissions.set(perms)
     return group
 

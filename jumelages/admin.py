@@ -201,7 +201,7 @@ class EcartFilter(admin.SimpleListFilter):
             ("atteinte", "Cible atteinte"),
             ("dessous", "En dessous de la cible"),
             ("dessus", "Au-dessus de la cible"),
-            ("loin", f"Loin de la cible ({seuil} ou plus)"),
+            ("loin", f"Loin de la cible (plus de {seuil})"),
         ]
 
     def queryset(self, request, queryset):
@@ -214,7 +214,7 @@ class EcartFilter(admin.SimpleListFilter):
             return queryset.filter(_ecart__gt=0)
         if self.value() == "loin":
             return queryset.alias(_distance=Abs("_ecart")).filter(
-                _distance__gte=Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES))
+                _distance__gt=Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES))
             )
         return queryset
 
@@ -312,7 +312,7 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
     def ecart(self, obj):
         ecart = obj.total_heures - obj.cible_heures
         texte = _ecart_texte(ecart)
-        if abs(ecart) >= Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES)):
+        if abs(ecart) > Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES)):
             return format_html("<strong>{}</strong>", texte)
         return texte
 

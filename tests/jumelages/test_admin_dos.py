@@ -404,3 +404,9 @@ def test_the_lists_cost_the_same_queries_whatever_their_size(client, staff, at, 
     ajouter(8)
     with django_assert_max_num_queries(len(petit.captured_queries)):
         assert c.get(url).status_code == 200
+
+
+def test_the_admin_index_leads_to_the_dashboard_exports_and_building(client, staff):
+    page = client_de(client, staff.agent94).get(reverse("admin:index")).content.decode()
+    for url in (reverse("dos:tableau_de_bord"), reverse("dos:exports"), reverse("admin:jumelages_jumelage_construire")):
+        assert f'href="{url}"' in page

@@ -1,0 +1,287 @@
+"""The DOS exports for the personnel division (issue 7): the jumelages of a campaign within an
+agent's perimeter, one line per jumelage, and the BMPs left unpaired; as CSV or XLSX.
+
+No HTTP here: `tableau_*` read the data (a fixed number of queries, whatever the campaign's
+size) as typed cells (text, Decimal, int, aware datetime, None); `en_csv` and `en_xlsx` write
+them, every text cell through jumo.exports.safe_cell (formula injection). dos.views_exports
+serves them.
+"""
+
+import csv
+import datetime
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import Exists, OuterRef, Prefetch, Value
+from django.utils import timezone
+from django.utils.text import slugify
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from bmp.models import BMP, Campagne
+from jumelages import perimetres
+from jumelages.enums import EtatDemande
+from jumelages.models import Demande, Jumelage, JumelageBMP, instant_de_cloture
+from jumo.exports import safe_cell
+from notifications.services import nom_auteur
+
+PARIS = ZoneInfo("Europe/Paris")
+
+JUMELAGES, BMP_NON_JUMELES = "jumelages", "bmp-non-jumeles"
+CSV, XLSX = "csv", "xlsx"
+EXPORTS = {JUMELAGES: "Jumelages", BMP_NON_JUMELES: "BMP non jumelés"}
+FORMATS = {
+    CSV: "text/csv; charset=utf-8",
+    XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+POSITIONS = (1, 2, 3)  # a jumelage holds two or three BMPs
+
+EFFECTIF, VALIDE, A_REVOIR, SUPPRIME = "Effectif", "Validé", "À revoir", "Supprimé"
+
+
+class ExportError(Exception):
+    """A French sentence for the user: unknown export, format or campaign."""
+
+
+@dataclass
+class Tableau:
+    titre: str  # the sheet's name in the XLSX file
+    entetes: list[str]
+    lignes: list[list]
+
+
+# --- Reading -------------------------------------------------------------------------------------
+
+
+def etat_du_jumelage(jumelage: Jumelage) -> str:
+    """Supprimé, else à revoir (a BMP withdrawn by the refresh, even after validation), else validé,
+    else effectif (DOMAIN.md: a jumelage is effective as it is, without anybody's agreement)."""
+    if not jumelage.actif:
+        return SUPPRIME
+    if jumelage.a_revoir:
+        return A_REVOIR
+    return VALIDE if jumelage.valide else EFFECTIF
+
+
+def tableau_jumelages(user, campagne: Campagne, *, supprimes: bool = False) -> Tableau:
+    """The campaign's jumelages within the user's perimeter, one line each, by discipline then the
+    first school's UAI: active ones only, or the deleted ones too (`supprimes`). Two queries."""
+    entetes = ["Discipline", "Libellé discipline"]
+    for position in POSITIONS:
+        entetes += [f"UAI {position}", f"Établissement {position}", f"Commune {position}", f"Heures {position}"]
+    entetes += [
+        "Total (h)",
+        "Cible (h)",
+        "Écart à la cible (h)",
+        "Établissement de rattachement (UAI)",
+        "État",
+        "Origine",
+        "Validé par",
+        "Validé le",
+    ]
+    if supprimes:
+        entetes += ["Supprimé le", "Motif de suppression"]
+    entetes.append("N° de jumelage")
+
+    queryset = Jumelage.objects.filter(campagne=campagne)
+    if not supprimes:
+        queryset = queryset.filter(actif=True)
+    membres = JumelageBMP.objects.select_related("bmp", "etablissement__commune").order_by("position")
+    jumelages = list(
+        perimetres.jumelages(user, queryset)
+        .select_related("discipline", "rattachement", "valide_par")
+        .prefetch_related(Prefetch("appartenances", queryset=membres, to_attr="membres"))
+    )
+
+    lignes = []
+    for j in jumelages:
+        # A deleted jumelage keeps its members, inactive; an active one shows its active members.
+        presents = [m for m in j.membres if m.actif or not j.actif]
+        ligne = [j.discipline.code, j.discipline.libelle]
+        par_position = {m.position: m for m in presents}
+        for position in POSITIONS:
+            m = par_position.get(position)
+            if m is None:
+                ligne += [None, None, None, None]
+            else:
+                ligne += [m.etablissement.uai, m.etablissement.nom, m.etablissement.commune.nom, m.bmp.heures]
+        ligne += [
+            j.total_heures,
+            j.cible_heures,
+            j.total_heures - j.cible_heures,
+            j.rattachement.uai,
+            etat_du_jumelage(j),
+            j.get_origine_display(),
+            nom_auteur(j.valide_par) if j.valide else None,
+            j.valide_le,
+        ]
+        if supprimes:
+            ligne += [j.supprime_le, j.get_motif_suppression_display() or None]
+        ligne.append(j.pk)
+        premier = min(presents, key=lambda m: m.position).etablissement.uai if presents else ""
+        lignes.append(((j.discipline.code, premier, j.pk), ligne))
+    lignes.sort(key=lambda item: item[0])
+    return Tableau(f"Jumelages {campagne.annee}", entetes, [ligne for _cle, ligne in lignes])
+
+
+def tableau_bmp_non_jumeles(user, campagne: Campagne) -> Tableau:
+    """The campaign's active BMPs within the user's perimeter that belong to no active jumelage,
+    by discipline, UAI and identifiant, with the requests pending on each (sent, received).
+    One query."""
+    entetes = [
+        "Discipline",
+        "Libellé discipline",
+        "UAI",
+        "Établissement",
+        "Commune",
+        "Département",
+        "Identifiant BMP",
+        "Heures",
+        "Demande en attente",
+    ]
+    now = timezone.now()
+    if now < instant_de_cloture(campagne):
+        # Pending and before its deadline: a request past it is expired even before the sweep runs.
+        en_attente = Demande.objects.filter(campagne=campagne, etat=EtatDemande.EN_ATTENTE, echeance__gt=now)
+        envoyee = Exists(en_attente.filter(bmp=OuterRef("pk")))
+        recue = Exists(en_attente.filter(cible=OuterRef("pk")))
+    else:  # the campaign closed: every request still pending has lapsed
+        envoyee = recue = Value(False)
+    bmps = (
+        perimetres.bmps(user, BMP.objects.actifs().filter(campagne=campagne))
+        .filter(~Exists(JumelageBMP.objects.filter(bmp=OuterRef("pk"), actif=True)))
+        .annotate(envoyee=envoyee, recue=recue)
+        .select_related("discipline", "etablissement__commune", "etablissement__departement")
+        .order_by("discipline__code", "etablissement__uai", "identifiant")
+    )
+    lignes = [
+        [
+            b.discipline.code,
+            b.discipline.libelle,
+            b.etablissement.uai,
+            b.etablissement.nom,
+            b.etablissement.commune.nom,
+            b.etablissement.departement.code,
+            b.identifiant,
+            b.heures,
+            _demande_en_attente(b.envoyee, b.recue),
+        ]
+        for b in bmps
+    ]
+    return Tableau(f"BMP non jumelés {campagne.annee}", entetes, lignes)
+
+
+def _demande_en_attente(envoyee: bool, recue: bool) -> str:
+    if envoyee and recue:
+        return "Envoyée et reçue"
+    return "Envoyée" if envoyee else "Reçue" if recue else "Non"
+
+
+# --- Writing -------------------------------------------------------------------------------------
+
+
+def _paris(instant: datetime.datetime) -> datetime.datetime:
+    return timezone.localtime(instant, PARIS)
+
+
+def format_nombre(nombre) -> str:
+    """French decimal comma, no useless zeros: 9.50 → « 9,5 », 18.00 → « 18 », -1.50 → « -1,5 »."""
+    if isinstance(nombre, Decimal):
+        nombre = f"{nombre:.2f}".rstrip("0").rstrip(".")
+    return str(nombre).replace(".", ",")
+
+
+def _texte_csv(valeur):
+    if isinstance(valeur, datetime.datetime):
+        return _paris(valeur).strftime("%d/%m/%Y %H:%M")
+    if isinstance(valeur, int | Decimal) and not isinstance(valeur, bool):
+        return format_nombre(valeur)
+    return safe_cell(valeur)
+
+
+def en_csv(tableau: Tableau) -> bytes:
+    """UTF-8 with a BOM and ';' between cells, as French Excel opens it at a double click."""
+    sortie = io.StringIO()
+    writer = csv.writer(sortie, delimiter=";", lineterminator="\r\n")
+    writer.writerow([safe_cell(entete) for entete in tableau.entetes])
+    for ligne in tableau.lignes:
+        writer.writerow([_texte_csv(valeur) for valeur in ligne])
+    return sortie.getvalue().encode("utf-8-sig")
+
+
+FORMAT_DATE_XLSX = "dd/mm/yyyy hh:mm"
+LARGEUR_MIN, LARGEUR_MAX = 8, 50
+
+
+def _cellule_xlsx(valeur):
+    """Numbers stay numbers, instants are Paris wall-clock times (Excel knows no time zone)."""
+    if valeur is None:
+        return None
+    if isinstance(valeur, datetime.datetime):
+        return _paris(valeur).replace(tzinfo=None)
+    valeur = safe_cell(valeur)
+    if isinstance(valeur, str):
+        valeur = ILLEGAL_CHARACTERS_RE.sub("", valeur)  # control characters openpyxl refuses
+    return valeur
+
+
+def en_xlsx(tableau: Tableau) -> bytes:
+    """One sheet: the header row bold and frozen, a filter on it, columns as wide as their content."""
+    classeur = Workbook()
+    feuille = classeur.active
+    feuille.title = tableau.titre[:31]
+    feuille.append([_cellule_xlsx(entete) for entete in tableau.entetes])
+    for cellule in feuille[1]:
+        cellule.font = Font(bold=True)
+    largeurs = [len(entete) for entete in tableau.entetes]
+    for ligne in tableau.lignes:
+        cellules = [_cellule_xlsx(valeur) for valeur in ligne]
+        feuille.append(cellules)
+        for i, valeur in enumerate(cellules):
+            if isinstance(valeur, datetime.datetime):
+                feuille.cell(row=feuille.max_row, column=i + 1).number_format = FORMAT_DATE_XLSX
+                largeurs[i] = max(largeurs[i], len("00/00/0000 00:00"))
+            elif valeur is not None:
+                largeurs[i] = max(largeurs[i], len(_texte_csv(valeur)))
+    for i, largeur in enumerate(largeurs, start=1):
+        feuille.column_dimensions[get_column_letter(i)].width = min(max(largeur, LARGEUR_MIN), LARGEUR_MAX) + 2
+    feuille.freeze_panes = "A2"
+    feuille.auto_filter.ref = feuille.dimensions
+    sortie = io.BytesIO()
+    classeur.save(sortie)
+    return sortie.getvalue()
+
+
+# --- One call ------------------------------------------------------------------------------------
+
+
+def perimetre_du_fichier(user) -> str:
+    """The perimeter in a file's name: « dsden-94 », « rectorat », « academie » for a superuser."""
+    if perimetres.voit_tout(user):
+        return "academie"
+    service = perimetres.service_de(user)
+    return slugify(service.nom) if service is not None else "aucun"
+
+
+def nom_de_fichier(user, campagne: Campagne, quoi: str, format: str, *, supprimes: bool = False) -> str:
+    """jumelages-2024-dsden-94.csv, jumelages-2024-rectorat-avec-supprimes.xlsx, bmp-non-jumeles-2024-academie.csv."""
+    suite = "-avec-supprimes" if supprimes and quoi == JUMELAGES else ""
+    return f"{quoi}-{campagne.annee}-{perimetre_du_fichier(user)}{suite}.{format}"
+
+
+def exporter(user, campagne: Campagne, quoi: str, format: str, *, supprimes: bool = False) -> tuple[bytes, str, str]:
+    """The file's content, content type and name; ExportError (in French) for an unknown export or format."""
+    if quoi not in EXPORTS:
+        raise ExportError(f"Export inconnu : « {quoi} ». Les exports sont : {', '.join(EXPORTS)}.")
+    if format not in FORMATS:
+        raise ExportError(f"Format inconnu : « {format} ». Les exports existent en CSV et en XLSX.")
+    if quoi == JUMELAGES:
+        tableau = tableau_jumelages(user, campagne, supprimes=supprimes)
+    else:
+        tableau = tableau_bmp_non_jumeles(user, campagne)
+    contenu = en_csv(tableau) if format == CSV else en_xlsx(tableau)
+    return contenu, FORMATS[format], nom_de_fichier(user, campagne, quoi, format, supprimes=supprimes)
