@@ -96,6 +96,24 @@ class EtatFilter(admin.SimpleListFilter):
         return queryset
 
 
+class HeuresFilter(admin.SimpleListFilter):
+    title = "heures"
+    parameter_name = "heures"
+    TRANCHES = {
+        "0-6": ("moins de 6 h", {"heures__lt": 6}),
+        "6-12": ("de 6 h à moins de 12 h", {"heures__gte": 6, "heures__lt": 12}),
+        "12-": ("12 h ou plus", {"heures__gte": 12}),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(code, libelle) for code, (libelle, _filtre) in self.TRANCHES.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.TRANCHES:
+            return queryset.filter(**self.TRANCHES[self.value()][1])
+        return queryset
+
+
 class HistoriqueBMPInline(admin.TabularInline):
     """The events concerning the BMP (requests, jumelages, refresh), oldest first."""
 
@@ -160,6 +178,7 @@ class BMPAdmin(PerimetreAdmin):
     list_display = ["identifiant", "etablissement", "discipline", "heures", "etat_du_bmp", "campagne", "modifie_le"]
     list_filter = [
         EtatFilter,
+        HeuresFilter,
         "campagne",
         "discipline",
         "etablissement__departement",

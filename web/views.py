@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from bmp.models import BMP
+from jumelages import perimetres
 from jumelages import services as workflow
 from jumelages.enums import EtatDemande
 from jumelages.models import Demande, Jumelage
@@ -51,6 +52,8 @@ def pour_un_etablissement(view):
         with requetes_preparees():
             etablissements, campagne = lectures.etablissements_et_campagne(request.user)
             if not etablissements:
+                if view.__name__ == "accueil" and perimetres.est_gestionnaire(request.user):
+                    return redirect("dos:tableau_de_bord")  # an agent's home is the DOS dashboard
                 return render(request, "web/sans_etablissement.html", {"title": "Accès réservé"}, status=403)
             choisi = request.session.get(SESSION_ETABLISSEMENT)
             request.etablissements = etablissements

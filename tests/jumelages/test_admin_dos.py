@@ -160,6 +160,10 @@ def test_the_bmp_list_shows_and_filters_each_state(client, staff, at):
     }
     for etat, attendus in etats.items():
         assert visibles(c, url, etat=etat) == attendus, etat
+    # 9, 10, 6, 7, 5, 8 h: by hours too.
+    assert visibles(c, url, heures="0-6") == {w.bmp_e.pk}
+    assert visibles(c, url, heures="6-12") == {w.bmp_a.pk, w.bmp_b.pk, w.bmp_c.pk, w.bmp_d.pk, w.bmp_l.pk}
+    assert visibles(c, url, heures="12-") == set()
     page = c.get(url).content.decode()
     for libelle in ("libre", "demande en cours", "jumelé", "retiré"):
         assert f">{libelle}<" in page

@@ -92,9 +92,11 @@ def test_a_user_without_a_school_is_refused(client, w, ouverte):
     client.force_login(UserFactory())
     assert client.get(reverse("web:accueil")).status_code == 403
     client.force_login(w.agent94)
-    response = client.get(reverse("web:accueil"))
+    # An agent's home is the DOS dashboard; the heads' other pages tell him where to go.
+    assert client.get(reverse("web:accueil"))["Location"] == reverse("dos:tableau_de_bord")
+    response = client.get(reverse("web:demandes"))
     assert response.status_code == 403
-    assert "espace des services" in response.content.decode()
+    assert f'href="{reverse("dos:tableau_de_bord")}"' in response.content.decode()
 
 
 def test_the_partner_page_refuses_a_target_the_search_would_not_show(client, w, ouverte):
