@@ -122,6 +122,19 @@ def test_an_action_never_reaches_an_object_outside_the_perimeter(client, campagn
     assert (j_94.valide, j_lycee.valide) == (False, True)
 
 
+def test_the_outbox_action_never_resends_a_mail_outside_the_perimeter(client, campagne_peuplee):
+    w, j_94, _j_lycee, _j, _demande = campagne_peuplee
+    mail_94 = Notification.objects.filter(etablissement=w.A).first()
+    Notification.objects.filter(pk=mail_94.pk).update(statut="en_echec", tentatives=8)
+    url = reverse("admin:notifications_notification_changelist")
+    client_de(client, w.rectorat).post(url, {"action": "renvoyer", "_selected_action": [mail_94.pk]})
+    mail_94.refresh_from_db()
+    assert (mail_94.statut, mail_94.tentatives) == ("en_echec", 8)
+    client_de(client, w.agent94).post(url, {"action": "renvoyer", "_selected_action": [mail_94.pk]})
+    mail_94.refresh_from_db()
+    assert mail_94.statut == "a_envoyer"
+
+
 def test_reference_data_is_read_only_for_agents_and_accounts_are_for_superusers(client, staff):
     w = staff
     c = client_de(client, w.agent94)
