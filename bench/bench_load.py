@@ -353,6 +353,7 @@ def main() -> None:
         "OIDC_RP_CLIENT_SECRET": CLIENT_SECRET,
         "OIDC_OP_DISCOVERY_URL": provider.discovery_url,
         "CELERY_BROKER_URL": BROKER,
+        "CACHE_URL": bench_pages.CACHE_URL,  # sessions read from Redis, as in production
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "DJANGO_SETTINGS_MODULE": "bench_load_settings",
         "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}",

@@ -3,8 +3,11 @@
 Each value is read once per request and only if the page shows it.
 """
 
+import time
 from functools import cached_property
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from dsfr.models import DsfrConfig
@@ -66,16 +69,32 @@ def jumo(request):
 _CONFIG = Colonnes(DsfrConfig, "s")
 
 
+# The DSFR site configuration changes perhaps once a year (a notice banner): each process keeps it
+# SITE_CONFIG_SECONDES, and forgets it at once when this process saves it (the admin's).
+SITE_CONFIG_SECONDES = 60
+_site_configs: dict[str, tuple[float, object]] = {}
+
+
+@receiver([post_save, post_delete], sender=DsfrConfig)
+def _oublier_site_config(**kwargs):
+    _site_configs.clear()
+
+
 def _site_config():
     """django-dsfr's site configuration, as dsfr.context_processors.site_config chooses it (the one of
-    the current language, else the first one), in one query instead of two."""
+    the current language, else the first one), in one query instead of two, at most once a minute."""
+    langue = get_language()
+    maintenant = time.monotonic()
+    memo = _site_configs.get(langue)
+    if memo is not None and memo[0] > maintenant:
+        return memo[1]
     sql = (
         f"SELECT {_CONFIG} FROM {DsfrConfig._meta.db_table} s "
         "ORDER BY CASE WHEN s.language = %s THEN 0 ELSE 1 END, s.id LIMIT 1"
     )
-    for row in lire(sql, [get_language()]):
-        return _CONFIG.instance(row)
-    return None
+    config = next((_CONFIG.instance(row) for row in lire(sql, [langue])), None)
+    _site_configs[langue] = (maintenant + SITE_CONFIG_SECONDES, config)
+    return config
 
 
 def site_config(request):

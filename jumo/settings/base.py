@@ -222,6 +222,17 @@ JUMO_TRUSTED_PROXY_COUNT = env.int("JUMO_TRUSTED_PROXY_COUNT", default=0)
 # The admin answers only to these networks (CIDR, comma-separated); empty: no restriction.
 JUMO_ADMIN_ALLOWED_NETWORKS = env.list("JUMO_ADMIN_ALLOWED_NETWORKS", default=[])
 
+# Cache shared by the web processes: Redis in production (CACHE_URL=redis://…/1). Sessions are then
+# read from it (cached_db: written through to the database, read from Redis), which saves a
+# PostgreSQL query on every page. With the default per-process memory cache, sessions stay in the
+# database only: a process's cache would not see another one's logout.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    else "django.contrib.sessions.backends.db"
+)
+
 # Sessions: 12 hours after login at most (like a ProConnect session), 30 minutes idle at most.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 JUMO_SESSION_INACTIVITE_SECONDES = env.int("JUMO_SESSION_INACTIVITE_SECONDES", default=30 * 60)

@@ -69,6 +69,24 @@ def test_production_settings_behind_the_proxy():
     }
 
 
+def test_sessions_are_read_from_redis_only_when_the_cache_is_shared():
+    """With the stack's CACHE_URL (Redis), sessions are cached there; with the per-process default
+    cache they stay in the database (one process's cache would not see another's logout)."""
+    code = "from django.conf import settings as s; print(s.SESSION_ENGINE, s.CACHES['default']['BACKEND'])"
+    moteurs = {}
+    for cache_url in ("redis://127.0.0.1:6379/1", None):
+        result = manage("shell", "-c", code, env=production_env(CACHE_URL=cache_url))
+        assert result.returncode == 0, result.stderr
+        moteurs[cache_url] = result.stdout.strip().splitlines()[-1]
+    assert moteurs == {
+        "redis://127.0.0.1:6379/1": "django.contrib.sessions.backends.cached_db "
+        "django.core.cache.backends.redis.RedisCache",
+        None: "django.contrib.sessions.backends.db django.core.cache.backends.locmem.LocMemCache",
+    }
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "CACHE_URL: redis://redis:6379/1" in compose
+
+
 @pytest.mark.skipif(
     "SECRET_KEY" in (ROOT / ".env").read_text() if (ROOT / ".env").exists() else False,
     reason="a local .env gives SECRET_KEY",
