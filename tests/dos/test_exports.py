@@ -189,6 +189,7 @@ def test_xlsx_of_the_jumelages_cell_by_cell_with_numbers_as_numbers(validee):
     assert feuille.title == "Jumelages 2024"
     assert feuille.freeze_panes == "A2"
     assert all(c.font.bold for c in feuille[1])
+    assert feuille.auto_filter.ref == f"A1:{feuille.cell(row=1, column=feuille.max_column).column_letter}4"
     assert valeurs(feuille) == [
         [*ENTETES_JUMELAGES, "Supprimé le", "Motif de suppression", "N° de jumelage"],
         [
