@@ -10,11 +10,13 @@ serves them.
 import csv
 import datetime
 import io
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, OuterRef, Prefetch, Value
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Value
 from django.utils import timezone
 from django.utils.text import slugify
 from openpyxl import Workbook
@@ -24,7 +26,7 @@ from openpyxl.utils import get_column_letter
 
 from bmp.models import BMP, Campagne
 from jumelages import perimetres
-from jumelages.enums import EtatDemande
+from jumelages.enums import EtatDemande, Motif, OrigineJumelage
 from jumelages.models import Demande, Jumelage, JumelageBMP, instant_de_cloture
 from jumo.exports import safe_cell
 from notifications.services import nom_auteur
@@ -57,14 +59,14 @@ class Tableau:
 # --- Reading -------------------------------------------------------------------------------------
 
 
-def etat_du_jumelage(jumelage: Jumelage) -> str:
+def etat_du_jumelage(actif: bool, a_revoir: bool, valide: bool) -> str:
     """Supprimé, else à revoir (a BMP withdrawn by the refresh, even after validation), else validé,
     else effectif (DOMAIN.md: a jumelage is effective as it is, without anybody's agreement)."""
-    if not jumelage.actif:
+    if not actif:
         return SUPPRIME
-    if jumelage.a_revoir:
+    if a_revoir:
         return A_REVOIR
-    return VALIDE if jumelage.valide else EFFECTIF
+    return VALIDE if valide else EFFECTIF
 
 
 def tableau_jumelages(user, campagne: Campagne, *, supprimes: bool = False) -> Tableau:
@@ -90,40 +92,68 @@ def tableau_jumelages(user, campagne: Campagne, *, supprimes: bool = False) -> T
     queryset = Jumelage.objects.filter(campagne=campagne)
     if not supprimes:
         queryset = queryset.filter(actif=True)
-    membres = JumelageBMP.objects.select_related("bmp", "etablissement__commune").order_by("position")
-    jumelages = list(
-        perimetres.jumelages(user, queryset)
-        .select_related("discipline", "rattachement", "valide_par")
-        .prefetch_related(Prefetch("appartenances", queryset=membres, to_attr="membres"))
-    )
+    queryset = perimetres.jumelages(user, queryset)
+    # Tuples, not model instances: a campaign has thousands of jumelages, each with its members.
+    champs = [
+        "pk",
+        "discipline__code",
+        "discipline__libelle",
+        "discipline__heures_temps_plein",
+        "total_heures",
+        "rattachement__uai",
+        "actif",
+        "a_revoir",
+        "valide",
+        "origine",
+        "valide_par_id",
+        "valide_le",
+        "supprime_le",
+        "motif_suppression",
+    ]
+    jumelages = [dict(zip(champs, valeurs, strict=True)) for valeurs in queryset.values_list(*champs)]
+    membres = defaultdict(list)
+    for jumelage_id, position, actif, uai, nom, commune, heures in (
+        JumelageBMP.objects.filter(jumelage__in=queryset)
+        .order_by("position")
+        .values_list(
+            "jumelage_id",
+            "position",
+            "actif",
+            "etablissement__uai",
+            "etablissement__nom",
+            "etablissement__commune__nom",
+            "bmp__heures",
+        )
+    ):
+        membres[jumelage_id].append((position, actif, uai, nom, commune, heures))
+    valideurs = get_user_model().objects.in_bulk({j["valide_par_id"] for j in jumelages} - {None})
+    origines, motifs = dict(OrigineJumelage.choices), dict(Motif.choices)
 
     lignes = []
     for j in jumelages:
         # A deleted jumelage keeps its members, inactive; an active one shows its active members.
-        presents = [m for m in j.membres if m.actif or not j.actif]
-        ligne = [j.discipline.code, j.discipline.libelle]
-        par_position = {m.position: m for m in presents}
+        presents = [m for m in membres[j["pk"]] if m[1] or not j["actif"]]
+        ligne = [j["discipline__code"], j["discipline__libelle"]]
+        par_position = {m[0]: m for m in presents}
         for position in POSITIONS:
             m = par_position.get(position)
-            if m is None:
-                ligne += [None, None, None, None]
-            else:
-                ligne += [m.etablissement.uai, m.etablissement.nom, m.etablissement.commune.nom, m.bmp.heures]
+            ligne += [None, None, None, None] if m is None else list(m[2:])
+        cible = j["discipline__heures_temps_plein"]
         ligne += [
-            j.total_heures,
-            j.cible_heures,
-            j.total_heures - j.cible_heures,
-            j.rattachement.uai,
-            etat_du_jumelage(j),
-            j.get_origine_display(),
-            nom_auteur(j.valide_par) if j.valide else None,
-            j.valide_le,
+            j["total_heures"],
+            cible,
+            j["total_heures"] - cible,
+            j["rattachement__uai"],
+            etat_du_jumelage(j["actif"], j["a_revoir"], j["valide"]),
+            origines.get(j["origine"], j["origine"]),
+            nom_auteur(valideurs.get(j["valide_par_id"])) if j["valide"] else None,
+            j["valide_le"],
         ]
         if supprimes:
-            ligne += [j.supprime_le, j.get_motif_suppression_display() or None]
-        ligne.append(j.pk)
-        premier = min(presents, key=lambda m: m.position).etablissement.uai if presents else ""
-        lignes.append(((j.discipline.code, premier, j.pk), ligne))
+            ligne += [j["supprime_le"], motifs.get(j["motif_suppression"]) or None]
+        ligne.append(j["pk"])
+        premier = min(presents)[2] if presents else ""
+        lignes.append(((j["discipline__code"], premier, j["pk"]), ligne))
     lignes.sort(key=lambda item: item[0])
     return Tableau(f"Jumelages {campagne.annee}", entetes, [ligne for _cle, ligne in lignes])
 
@@ -155,23 +185,22 @@ def tableau_bmp_non_jumeles(user, campagne: Campagne) -> Tableau:
         perimetres.bmps(user, BMP.objects.actifs().filter(campagne=campagne))
         .filter(~Exists(JumelageBMP.objects.filter(bmp=OuterRef("pk"), actif=True)))
         .annotate(envoyee=envoyee, recue=recue)
-        .select_related("discipline", "etablissement__commune", "etablissement__departement")
         .order_by("discipline__code", "etablissement__uai", "identifiant")
+        # Tuples, not model instances: a campaign has thousands of unpaired BMPs (4 times faster).
+        .values_list(
+            "discipline__code",
+            "discipline__libelle",
+            "etablissement__uai",
+            "etablissement__nom",
+            "etablissement__commune__nom",
+            "etablissement__departement__code",
+            "identifiant",
+            "heures",
+            "envoyee",
+            "recue",
+        )
     )
-    lignes = [
-        [
-            b.discipline.code,
-            b.discipline.libelle,
-            b.etablissement.uai,
-            b.etablissement.nom,
-            b.etablissement.commune.nom,
-            b.etablissement.departement.code,
-            b.identifiant,
-            b.heures,
-            _demande_en_attente(b.envoyee, b.recue),
-        ]
-        for b in bmps
-    ]
+    lignes = [[*valeurs, _demande_en_attente(envoyee, recue)] for *valeurs, envoyee, recue in bmps]
     return Tableau(f"BMP non jumelés {campagne.annee}", entetes, lignes)
 
 
