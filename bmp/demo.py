@@ -45,6 +45,7 @@ class DemoResult:
     created: bool
     bmps: int
     accounts: list[DemoAccount] = field(default_factory=list)
+    jumelages: int = 0
 
 
 def _open_campaign(today: datetime.date) -> tuple[Campagne, bool]:
@@ -149,7 +150,56 @@ def seed_demo(today: datetime.date | None = None) -> DemoResult:
         login = service.nom.lower().replace(" ", "")
         accounts.append((DemoAccount(f"{login}@jumo.test", f"agent, {service}"), {"service_uai": service.uai}))
     result = DemoResult(campagne=campagne, created=created, bmps=bmps)
+    agents = {}
     for account, kwargs in accounts:
-        create_account(account.email, password=DEMO_PASSWORD, prenom="Démo", nom=account.email.split("@")[0], **kwargs)
+        compte = create_account(
+            account.email, password=DEMO_PASSWORD, prenom="Démo", nom=account.email.split("@")[0], **kwargs
+        )
         result.accounts.append(account)
+        if "service_uai" in kwargs:
+            agents[kwargs["service_uai"]] = compte.user
+    if not campagne.jumelages.exists():
+        demo_heads = {college.pk, cite_college.pk, cite_lycee.pk}
+        result.jumelages = _jumelages_des_services(campagne, agents, exclus=demo_heads)
     return result
+
+
+def _jumelages_des_services(campagne: Campagne, agents: dict, exclus: set, par_service: int = 2) -> int:
+    """A few jumelages built by each service through the workflow (history, mails), so that the
+    dashboard and the admin have something to show: in each perimeter, the nearest pairs of free
+    BMPs of one discipline, none of the demo heads' schools."""
+    from jumelages.geographie import distance_entre
+    from jumelages.services import WorkflowError, build_jumelage
+
+    faits = 0
+    for service in Service.objects.filter(uai__in=agents).order_by("uai"):
+        libres = list(
+            BMP.objects.filter(campagne=campagne, actif=True)
+            .filter(service.etablissements_q("etablissement__"))
+            .exclude(etablissement_id__in=exclus)
+            .exclude(etablissement__latitude__isnull=True)
+            .select_related("etablissement")
+            .order_by("discipline_id", "etablissement__uai", "pk")
+        )
+        paires = []
+        for i, a in enumerate(libres):
+            for b in libres[i + 1 :]:
+                if b.discipline_id != a.discipline_id:
+                    break
+                if b.etablissement_id != a.etablissement_id:
+                    paires.append((distance_entre(a.etablissement, b.etablissement), a.pk, b.pk))
+        pris: set[int] = set()
+        construits = 0
+        for _distance, a, b in sorted(paires):
+            if construits == par_service:
+                break
+            if a in pris or b in pris:
+                continue
+            try:
+                build_jumelage(agents[service.uai], [a, b])
+            except WorkflowError:
+                continue
+            pris |= {a, b}
+            construits += 1
+        faits += construits
+    return faits

@@ -1,4 +1,5 @@
 import datetime
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -69,3 +70,21 @@ def test_seed_demo_makes_one_open_campaign_with_bmps_and_accounts_and_reuses_it(
 def test_seed_demo_without_reference_data_says_what_to_do():
     with pytest.raises(CommandError, match="load_reference_data"):
         call_command("seed_demo")
+
+
+def test_the_demo_services_build_their_nearest_pairs_through_the_workflow(w, ouverte):
+    """seed_demo gives the dashboard something to show: each service builds the nearest pairs of free
+    BMPs of one discipline in its perimeter, never with the demo heads' schools."""
+    from bmp.demo import _jumelages_des_services
+    from jumelages.enums import OrigineJumelage, TypeEvenement
+    from jumelages.models import Jumelage
+
+    for ecole, (lat, lon) in {w.B: (48.80, 2.40), w.C: (48.80, 2.41), w.D: (48.80, 2.60)}.items():
+        ecole.latitude, ecole.longitude = Decimal(str(lat)), Decimal(str(lon))
+        ecole.save()
+    construits = _jumelages_des_services(w.campagne, {"0949999H": w.agent94}, exclus={w.A.pk})
+    assert construits == 1  # B + C, the nearest; D is left alone, A belongs to a demo head
+    jumelage = Jumelage.objects.get()
+    assert {m.etablissement_id for m in jumelage.appartenances.all()} == {w.B.pk, w.C.pk}
+    assert jumelage.origine == OrigineJumelage.SERVICE and jumelage.cree_par == w.agent94
+    assert jumelage.evenements.get().type == TypeEvenement.JUMELAGE_CREE

@@ -21,6 +21,10 @@ class Command(BaseCommand):
                 f"{result.bmps} BMP."
             )
         )
+        if result.jumelages:
+            self.stdout.write(
+                f"{result.jumelages} jumelage(s) construit(s) par les services (leurs mails sont affichés ci-dessus)."
+            )
         self.stdout.write("Comptes de démonstration (identifiant / mot de passe) :")
         for account in result.accounts:
             self.stdout.write(f"  {account.email} / {account.password} – {account.role}")
