@@ -14,10 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from . import perimetres, services
 from .admin_perimetre import PerimetreAdmin, perimetre_de
-from .enums import EtatDemande
+from .enums import EtatDemande, OrigineJumelage
 from .forms import ConstructionForm, MotifForm, RattachementForm
 from .geographie import formater_km, geographie, zones_des_communes
 from .models import Demande, Evenement, Jumelage, JumelageBMP, format_heures
@@ -264,18 +265,15 @@ def _geographie(jumelage):
 class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
     filtre_perimetre = perimetre_de(perimetres.jumelages)
     list_display = [
-        "pk",
-        "discipline",
+        "numero",
+        "code_discipline",
         "bmps_du_jumelage",
-        "total_heures",
-        "cible_heures",
-        "ecart",
+        "total",
         "zones",
         "distance",
-        "rattachement",
-        "origine",
+        "uai_rattachement",
+        "origine_courte",
         "etat",
-        "campagne",
     ]
     list_filter = [
         EtatJumelageFilter,
@@ -296,19 +294,37 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related(membres_actifs()).distinct()
 
-    @admin.display(description="BMP (établissement, heures)")
+    @admin.display(description="n°", ordering="pk")
+    def numero(self, obj):
+        return obj.pk
+
+    @admin.display(description="discipline", ordering="discipline__code")
+    def code_discipline(self, obj):
+        return format_html('<abbr title="{}">{}</abbr>', obj.discipline.libelle, obj.discipline.code)
+
+    @admin.display(description="établissements")
     def bmps_du_jumelage(self, obj):
         return format_html_join(
-            ", ",
-            "{} ({}, {})",
-            ((m.bmp.identifiant, m.etablissement.uai, format_heures(m.bmp.heures)) for m in obj.membres_actifs),
+            mark_safe("<br>"),
+            '<abbr title="{} – BMP {}">{}</abbr> : {}',
+            (
+                (m.etablissement.nom, m.bmp.identifiant, m.etablissement.uai, format_heures(m.bmp.heures))
+                for m in obj.membres_actifs
+            ),
         )
 
-    @admin.display(description="cible (h)")
-    def cible_heures(self, obj):
-        return obj.cible_heures
+    @admin.display(description="total / cible (écart)", ordering="total_heures")
+    def total(self, obj):
+        return format_html("{} / {} h ({})", format_heures(obj.total_heures), obj.cible_heures, self.ecart(obj))
 
-    @admin.display(description="écart (h)")
+    @admin.display(description="rattachement", ordering="rattachement__uai")
+    def uai_rattachement(self, obj):
+        return format_html('<abbr title="{}">{}</abbr>', obj.rattachement.nom, obj.rattachement.uai)
+
+    @admin.display(description="origine", ordering="origine")
+    def origine_courte(self, obj):
+        return "service" if obj.origine == OrigineJumelage.SERVICE else "demande"
+
     def ecart(self, obj):
         ecart = obj.total_heures - obj.cible_heures
         texte = _ecart_texte(ecart)
@@ -318,7 +334,7 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
 
     @admin.display(description="zones")
     def zones(self, obj):
-        return _geographie(obj).zone_texte
+        return {True: "même zone", False: "différentes", None: "non renseignée"}[_geographie(obj).zone_commune]
 
     @admin.display(description="distance max.")
     def distance(self, obj):

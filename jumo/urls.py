@@ -4,6 +4,9 @@ from django.urls import include, path
 admin.site.site_header = "JUMO – administration"
 admin.site.site_title = "JUMO"
 admin.site.index_title = "Campagne de jumelage des BMP"
+# The lists of the DOS workspace are wide (jumelages: schools, totals, zones, distances, state): the
+# page keeps its width for them; the index and the breadcrumbs lead everywhere.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", include("web.urls")),

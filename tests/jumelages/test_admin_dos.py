@@ -279,7 +279,7 @@ def test_the_jumelage_list_shows_gap_zones_origin_and_state(client, staff, at):
     c = client_de(client, w.agent94)
     url = reverse("admin:jumelages_jumelage_changelist")
     page = c.get(url).content.decode()
-    assert "<strong>-5 h</strong>" in page and "zone non renseignée" in page
+    assert "13 h / 18 h (<strong>-5 h</strong>)" in page and '<td class="field-zones">non renseignée</td>' in page
     assert "Construit par un service" in page and ">effectif<" in page
     assert visibles(c, url, ecart="loin") == {j.pk}
     assert visibles(c, url, ecart="atteinte") == set()

@@ -48,10 +48,14 @@ def test_an_agent_follows_the_campaign_and_builds_a_jumelage(live_server, browse
     page.click("input[name=verifier]")
     apercu = page.inner_text("#apercu")
     assert "Ces BMP peuvent être jumelés." in apercu and "Total : 19 h" in apercu and "3,7 km" in apercu
-    page.screenshot(path="test-output/screenshots/dos-03-construire.png", full_page=True)
+    check_accessibility(page, "dos-03-construire")
     page.click("input[name=construire]")
     page.wait_for_selector("text=a été construit")
     assert Jumelage.objects.filter(actif=True).count() == 1
+    check_accessibility(page, "dos-04-jumelage")
+    page.goto(f"{base}/admin/jumelages/jumelage/")
+    assert "19 h / 18 h (+1 h)" in page.inner_text("#result_list")
+    check_accessibility(page, "dos-05-liste-des-jumelages")
 
     # The dashboard counts it: 19 h of the 94's 32 h of mathematics are paired.
     page.goto(f"{base}/dos/tableau-de-bord/")
