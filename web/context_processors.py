@@ -49,7 +49,11 @@ class ContexteJumo:
 
     @cached_property
     def non_lues(self) -> int:
-        return notifications.unread_count(self.etablissement) if self.etablissement else 0
+        """Read with the user's schools at the start of the request (web.lectures), else counted."""
+        if not self.etablissement:
+            return 0
+        lu = getattr(self.etablissement, "non_lues", None)
+        return notifications.unread_count(self.etablissement) if lu is None else lu
 
     @cached_property
     def choix_form(self):

@@ -7,6 +7,7 @@ from bmp.models import BMP, Campagne
 from establishments.models import Commune, Discipline, Etablissement, Profil, Service, ZoneRemplacement
 from jumelages.enums import EtatDemande, TypeEvenement
 from jumelages.models import Demande, Evenement, Jumelage, JumelageBMP
+from notifications.models import Notification
 
 from .db import Colonnes, dans, lire
 
@@ -19,6 +20,7 @@ T_ETABLISSEMENT = Etablissement._meta.db_table
 T_EVENEMENT = Evenement._meta.db_table
 T_JUMELAGE = Jumelage._meta.db_table
 T_MEMBRE = JumelageBMP._meta.db_table
+T_NOTIFICATION = Notification._meta.db_table
 T_PROFIL = Profil._meta.db_table
 T_PROFIL_ETABLISSEMENT = Profil.etablissements.through._meta.db_table
 T_SERVICE = Service._meta.db_table
@@ -44,10 +46,13 @@ _E, _C, _CA = Colonnes(Etablissement, "e"), Colonnes(Commune, "c"), Colonnes(Cam
 
 
 def etablissements_et_campagne(user) -> tuple[list[Etablissement], Campagne | None]:
-    """The user's schools by UAI, with their communes, and the campaign of the latest rentrée:
-    one query (None for the campaign when the user has no school)."""
+    """The user's schools by UAI, with their communes and their unread notifications' count
+    (`non_lues`, shown in every page's header), and the campaign of the latest rentrée: one query
+    (None for the campaign when the user has no school)."""
     sql = (
-        f"SELECT {_E}, {_C}, {_CA} FROM {T_PROFIL_ETABLISSEMENT} pe "
+        f"SELECT {_E}, {_C}, {_CA}, (SELECT COUNT(*) FROM {T_NOTIFICATION} n "
+        "WHERE n.etablissement_id = e.id AND NOT n.lue) "
+        f"FROM {T_PROFIL_ETABLISSEMENT} pe "
         f"JOIN {T_PROFIL} p ON p.id = pe.profil_id "
         f"JOIN {T_ETABLISSEMENT} e ON e.id = pe.etablissement_id "
         f"JOIN {T_COMMUNE} c ON c.id = e.commune_id "
@@ -55,8 +60,9 @@ def etablissements_et_campagne(user) -> tuple[list[Etablissement], Campagne | No
         "WHERE p.utilisateur_id = %s ORDER BY e.uai"
     )
     etablissements, campagne = [], None
-    for etablissement, commune, derniere in _lire(sql, [user.pk], _E, _C, _CA):
+    for etablissement, commune, derniere, non_lues in _lire(sql, [user.pk], _E, _C, _CA):
         etablissement.commune = commune
+        etablissement.non_lues = non_lues
         etablissements.append(etablissement)
         campagne = derniere
     return etablissements, campagne
