@@ -8,6 +8,8 @@ from functools import cached_property
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from dsfr.models import DsfrConfig
@@ -17,6 +19,8 @@ from notifications import services as notifications
 from . import services
 from .db import Colonnes, lire
 from .forms import ChoixEtablissementForm
+
+_bandeaux: dict[tuple, str] = {}
 
 SKIPLINKS = [
     {"link": "#content", "label": "Contenu"},
@@ -46,6 +50,31 @@ class ContexteJumo:
     @cached_property
     def bandeau(self):
         return services.bandeau(self.campagne)
+
+    @cached_property
+    def bandeau_html(self) -> str:
+        """The campaign banner of every page: a function of the campaign's dates and of the phase
+        only, rendered once per process for each of them (the dates' French formatting and the
+        template cost more than the rest of the page's frame)."""
+        campagne = self.campagne
+        if campagne is None:
+            return ""
+        cle = (
+            campagne.pk,
+            campagne.annee,
+            campagne.date_ouverture,
+            campagne.date_cloture,
+            campagne.date_fin_validation,
+            campagne.date_debut_consultation,
+            campagne.date_fin_consultation,
+            campagne.phase_at(timezone.now()),
+        )
+        html = _bandeaux.get(cle)
+        if html is None:
+            if len(_bandeaux) > 64:
+                _bandeaux.clear()
+            html = _bandeaux[cle] = render_to_string("web/_bandeau.html", {"jumo": self})
+        return html
 
     @cached_property
     def non_lues(self) -> int:
