@@ -105,10 +105,3 @@ def notifications(user, queryset: QuerySet | None = None) -> QuerySet:
 
     queryset = Notification.objects.all() if queryset is None else queryset
     return queryset.filter(etablissements_q(user, "etablissement__"))
-
-
-def couvre(user, etablissement) -> bool:
-    if voit_tout(user):
-        return True
-    service = service_de(user)
-    return bool(service is not None and user.is_active and service.couvre(etablissement))

@@ -42,6 +42,7 @@ from .models import (
     format_heures,
     instant_de_cloture,
 )
+from .perimetres import service_de
 from .signals import evenement_enregistre, evenements_enregistres
 
 
@@ -142,11 +143,6 @@ def _liste(etablissements) -> str:
     return ", ".join(str(e) for e in etablissements)
 
 
-def _service_de(user) -> Service | None:
-    profil = getattr(user, "profil", None)
-    return profil.service if profil is not None else None
-
-
 def _acteur(user, etablissements, *, tous=False, refus="") -> Acteur:
     """Resolve who `user` acts as for an operation concerning `etablissements`.
 
@@ -156,7 +152,7 @@ def _acteur(user, etablissements, *, tous=False, refus="") -> Acteur:
     """
     etablissements = sorted(set(etablissements), key=lambda e: e.uai)
     profil = getattr(user, "profil", None)
-    service = _service_de(user)
+    service = service_de(user)
     if service is not None:
         hors = [e for e in etablissements if not service.couvre(e)]
         if not hors or (not tous and len(hors) < len(etablissements)):
@@ -211,7 +207,7 @@ def autoriser(user, operation: str, campagne: Campagne, etablissements, *, tous=
     only; heads have no access once archived. The phase is computed from the campaign's
     dates and the current time in Europe/Paris.
     """
-    if operation in RESERVE_AUX_SERVICES and not (user.is_superuser or _service_de(user)):
+    if operation in RESERVE_AUX_SERVICES and not (user.is_superuser or service_de(user)):
         raise WorkflowError(RESERVE_AUX_SERVICES[operation])
     acteur = _acteur(user, etablissements, tous=tous, refus=refus)
     if acteur.role == ETABLISSEMENT and operation in RESERVE_AUX_SERVICES:
