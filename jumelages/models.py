@@ -35,6 +35,13 @@ def format_heures(heures: Decimal) -> str:
     return f"{text.replace('.', ',')} h"
 
 
+def avertissement_total(total: Decimal, cible: int | None) -> str:
+    """Above the target, a warning, not an error (DOMAIN.md, our decision); "" otherwise."""
+    if cible is None or total <= cible:
+        return ""
+    return f"Le total ({format_heures(total)}) dépasse le temps plein de la discipline ({cible} h)."
+
+
 class Jumelage(models.Model):
     """Two or three BMPs of one discipline, from different schools, in one campaign."""
 
@@ -131,13 +138,7 @@ class Jumelage(models.Model):
 
     @property
     def avertissement(self) -> str:
-        """Above the target, a warning, not an error (DOMAIN.md, our decision)."""
-        if not self.au_dessus_de_la_cible:
-            return ""
-        return (
-            f"Le total ({format_heures(self.total_heures)}) dépasse le temps plein de la discipline "
-            f"({self.cible_heures} h)."
-        )
+        return avertissement_total(self.total_heures, self.cible_heures)
 
 
 class JumelageBMP(models.Model):

@@ -39,6 +39,7 @@ from .models import (
     EvenementService,
     Jumelage,
     JumelageBMP,
+    avertissement_total,
     format_heures,
     instant_de_cloture,
 )
@@ -1134,10 +1135,7 @@ class Examen:
 
     @property
     def avertissement(self) -> str:
-        """Above the target, a warning, not an error (DOMAIN.md, our decision)."""
-        if self.cible is None or self.total <= self.cible:
-            return ""
-        return f"Le total ({format_heures(self.total)}) dépasse le temps plein de la discipline ({self.cible} h)."
+        return avertissement_total(self.total, self.cible)
 
 
 def _examiner_construction(user, ids: list[int], rattachement_id: int | None) -> Examen:
@@ -1205,10 +1203,6 @@ def build_jumelage(user, bmps, rattachement: Etablissement | None = None) -> Jum
     The pending requests these BMPs can no longer satisfy become caduque.
     """
     ids = [b.pk if isinstance(b, BMP) else int(b) for b in bmps]
-    if len(set(ids)) != len(ids):
-        raise WorkflowError("Le même BMP ne peut pas figurer deux fois dans un jumelage.")
-    if len(ids) not in (2, 3):
-        raise WorkflowError("Un jumelage réunit deux ou trois BMP.")
 
     def operation():
         with transaction.atomic():
