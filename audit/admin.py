@@ -4,19 +4,12 @@ read only, for the superusers."""
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 
+from jumo.admin_base import SansEcritureMixin
+
 from .models import Connexion
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class ReadOnlyAdmin(SansEcritureMixin, admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
 

@@ -11,6 +11,7 @@ from jumelages import perimetres
 from jumelages.admin_perimetre import PerimetreAdmin, perimetre_de
 from jumelages.enums import EtatDemande
 from jumelages.models import Demande, EvenementBMP, JumelageBMP
+from jumo.admin_base import SansEcritureMixin
 
 from .campagnes import CampagneError, create_campaign
 from .models import BMP, Campagne
@@ -114,7 +115,7 @@ class HeuresFilter(admin.SimpleListFilter):
         return queryset
 
 
-class HistoriqueBMPInline(admin.TabularInline):
+class HistoriqueBMPInline(SansEcritureMixin, admin.TabularInline):
     """The events concerning the BMP (requests, jumelages, refresh), oldest first."""
 
     model = EvenementBMP
@@ -133,15 +134,6 @@ class HistoriqueBMPInline(admin.TabularInline):
             .select_related("evenement__auteur", "evenement__pour_etablissement", "evenement__pour_service")
             .order_by("evenement__date", "evenement__pk")
         )
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="date")
     def date(self, obj):
@@ -173,7 +165,7 @@ class HistoriqueBMPInline(admin.TabularInline):
 
 
 @admin.register(BMP)
-class BMPAdmin(PerimetreAdmin):
+class BMPAdmin(SansEcritureMixin, PerimetreAdmin):
     filtre_perimetre = perimetre_de(perimetres.bmps)
     list_display = ["identifiant", "etablissement", "discipline", "heures", "etat_du_bmp", "campagne", "modifie_le"]
     list_filter = [
@@ -191,15 +183,6 @@ class BMPAdmin(PerimetreAdmin):
 
     def get_queryset(self, request):
         return avec_etat(super().get_queryset(request))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="état", ordering="etat")
     def etat_du_bmp(self, obj):

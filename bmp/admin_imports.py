@@ -28,6 +28,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from establishments.csvfiles import DELIMITER_LABELS, LineError, sha256_of
+from jumo.admin_base import SansEcritureMixin
 from jumo.exports import safe_row
 
 from .enums import StatutImport
@@ -184,7 +185,7 @@ def errors_table(errors: list[LineError], *, total: int | None = None, csv_url: 
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(admin.ModelAdmin):
+class ImportRunAdmin(SansEcritureMixin, admin.ModelAdmin):
     list_display = [
         "debut",
         "campagne",
@@ -236,15 +237,6 @@ class ImportRunAdmin(admin.ModelAdmin):
     ]
 
     # A run is a record: nobody adds, changes or deletes one by hand.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
         # The errors of a rejected file can be many: the list only counts them.
         return super().get_queryset(request).defer("erreurs").annotate(_nombre_erreurs=JSONArrayLength("erreurs"))

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from jumo.admin_base import SansEcritureMixin
+
 from . import perimetres, services
 from .admin_perimetre import PerimetreAdmin, perimetre_de
 from .enums import EtatDemande, OrigineJumelage
@@ -24,17 +26,8 @@ from .geographie import formater_km, geographie, zones_des_communes
 from .models import Demande, Evenement, Jumelage, JumelageBMP, format_heures
 
 
-class LectureSeuleMixin:
+class LectureSeuleMixin(SansEcritureMixin):
     """History and state are written by the services only."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields] + list(getattr(self, "readonly_extra", []))

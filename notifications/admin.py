@@ -5,6 +5,7 @@ from django.utils.text import Truncator
 
 from jumelages import perimetres
 from jumelages.admin_perimetre import PerimetreAdmin, perimetre_de
+from jumo.admin_base import SansEcritureMixin
 
 from . import services
 from .enums import StatutEnvoi
@@ -12,7 +13,7 @@ from .models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(PerimetreAdmin):
+class NotificationAdmin(SansEcritureMixin, PerimetreAdmin):
     filtre_perimetre = perimetre_de(perimetres.notifications)
     list_display = ["cree_le", "type", "etablissement", "adresse", "statut", "tentatives", "envoye_le", "erreur"]
     list_filter = ["statut", "type", "lue", "campagne"]
@@ -40,15 +41,6 @@ class NotificationAdmin(PerimetreAdmin):
         ("Message", {"fields": ["sujet", "texte", "html"]}),
         ("Lecture dans JUMO", {"fields": ["lue", "lue_le"]}),
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
