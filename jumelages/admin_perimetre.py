@@ -28,32 +28,32 @@ class ReferenceAdmin(PerimetreAdmin):
     """Reference data (loaded by the commands): read only for agents, changed by superusers."""
 
     def has_add_permission(self, request, *args):
-        return request.user.is_active and request.user.is_superuser
+        return perimetres.voit_tout(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+        return perimetres.voit_tout(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+        return perimetres.voit_tout(request.user)
 
 
 class SuperutilisateurAdmin(admin.ModelAdmin):
     """Visible to superusers only (accounts)."""
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
+        return perimetres.voit_tout(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+        return perimetres.voit_tout(request.user)
 
     def has_add_permission(self, request, *args):
-        return request.user.is_active and request.user.is_superuser
+        return perimetres.voit_tout(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+        return perimetres.voit_tout(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+        return perimetres.voit_tout(request.user)
 
 
 def perimetre_de(fonction):
