@@ -22,7 +22,7 @@ from . import perimetres, services
 from .admin_perimetre import PerimetreAdmin, perimetre_de
 from .enums import EtatDemande, OrigineJumelage
 from .forms import ConstructionForm, MotifForm, RattachementForm
-from .geographie import formater_km, geographie, zones_des_communes
+from .geographie import formater_km, geographie
 from .models import Demande, Evenement, Jumelage, JumelageBMP, format_heures
 
 
@@ -376,10 +376,7 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
                 request.user, form.cleaned_data["bmps"], rattachement=form.cleaned_data["etablissement"]
             )
             if examen.membres:
-                geo = geographie(
-                    [m.etablissement for m in examen.membres],
-                    zones_des_communes(m.etablissement.commune_id for m in examen.membres),
-                )
+                geo = geographie(m.etablissement for m in examen.membres)
             if "construire" in request.POST and not examen.problemes:
                 try:
                     jumelage = services.build_jumelage(
