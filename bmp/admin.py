@@ -10,7 +10,7 @@ from django.utils.http import urlencode
 from jumelages import perimetres
 from jumelages.admin_perimetre import PerimetreAdmin, perimetre_de
 from jumelages.enums import EtatDemande
-from jumelages.models import Demande, EvenementBMP, JumelageBMP
+from jumelages.models import Demande, EvenementBMP, dans_un_jumelage_actif
 from jumo.admin_base import SansEcritureMixin
 
 from .campagnes import CampagneError, create_campaign
@@ -70,7 +70,7 @@ class EtatBMP:
 def avec_etat(queryset):
     """Each BMP's state, computed by the database: retiré, jumelé (in an active jumelage), demande
     (a pending request from or to it), else libre."""
-    en_jumelage = Exists(JumelageBMP.objects.filter(bmp=OuterRef("pk"), actif=True))
+    en_jumelage = dans_un_jumelage_actif()
     en_demande = Exists(
         Demande.objects.filter(Q(bmp=OuterRef("pk")) | Q(cible=OuterRef("pk")), etat=EtatDemande.EN_ATTENTE)
     )

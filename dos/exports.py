@@ -16,7 +16,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Value
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.text import slugify
 from openpyxl import Workbook
@@ -26,8 +26,8 @@ from openpyxl.utils import get_column_letter
 
 from bmp.models import BMP, Campagne
 from jumelages import perimetres
-from jumelages.enums import EtatDemande, Motif, OrigineJumelage
-from jumelages.models import Demande, Jumelage, JumelageBMP, instant_de_cloture
+from jumelages.enums import Motif, OrigineJumelage
+from jumelages.models import Jumelage, JumelageBMP, dans_un_jumelage_actif, demandes_en_attente
 from jumo.exports import safe_cell
 from notifications.services import nom_auteur
 
@@ -173,17 +173,13 @@ def tableau_bmp_non_jumeles(user, campagne: Campagne) -> Tableau:
         "Heures",
         "Demande en attente",
     ]
-    now = timezone.now()
-    if now < instant_de_cloture(campagne):
-        # Pending and before its deadline: a request past it is expired even before the sweep runs.
-        en_attente = Demande.objects.filter(campagne=campagne, etat=EtatDemande.EN_ATTENTE, echeance__gt=now)
-        envoyee = Exists(en_attente.filter(bmp=OuterRef("pk")))
-        recue = Exists(en_attente.filter(cible=OuterRef("pk")))
-    else:  # the campaign closed: every request still pending has lapsed
-        envoyee = recue = Value(False)
+    # A request past its deadline, or once the campaign closed, has lapsed even before the sweeps run.
+    en_attente = demandes_en_attente(campagne, timezone.now())
+    envoyee = Exists(en_attente.filter(bmp=OuterRef("pk")))
+    recue = Exists(en_attente.filter(cible=OuterRef("pk")))
     bmps = (
         perimetres.bmps(user, BMP.objects.actifs().filter(campagne=campagne))
-        .filter(~Exists(JumelageBMP.objects.filter(bmp=OuterRef("pk"), actif=True)))
+        .filter(~dans_un_jumelage_actif())
         .annotate(envoyee=envoyee, recue=recue)
         .order_by("discipline__code", "etablissement__uai", "identifiant")
         # Tuples, not model instances: a campaign has thousands of unpaired BMPs (4 times faster).

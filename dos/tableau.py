@@ -23,15 +23,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import BooleanField, Case, Count, Exists, OuterRef, Q, Sum, Value, When
+from django.db.models import BooleanField, Case, Count, Q, Sum, Value, When
 from django.utils import timezone
 
 from bmp.enums import Phase
 from bmp.models import BMP, Campagne
 from jumelages import perimetres
-from jumelages.enums import EtatDemande
 from jumelages.geographie import formater_km, meme_zone, zones_des_communes
-from jumelages.models import Demande, Jumelage, JumelageBMP, format_heures, instant_de_cloture
+from jumelages.models import Jumelage, JumelageBMP, dans_un_jumelage_actif, demandes_en_attente, format_heures
 from web.geo import EARTH_MEAN_RADIUS_KM as RAYON_KM
 from web.geo import SPHERE_ERROR, distance_km, spherical_km
 
@@ -244,10 +243,6 @@ def tableau_de_bord(user, campagne: Campagne, now: datetime.datetime | None = No
     )
 
 
-def _jumele():
-    return Exists(JumelageBMP.objects.filter(bmp=OuterRef("pk"), actif=True))
-
-
 def _avancement(user, campagne) -> tuple[dict[str, Avancement], dict[str, Avancement], Avancement]:
     """Active BMPs of the perimeter and their hours, paired or not, by discipline and département (one query)."""
     lignes = (
@@ -262,9 +257,9 @@ def _avancement(user, campagne) -> tuple[dict[str, Avancement], dict[str, Avance
         )
         .annotate(
             n=Count("pk"),
-            n_jumeles=Count("pk", filter=Q(_jumele())),
+            n_jumeles=Count("pk", filter=Q(dans_un_jumelage_actif())),
             heures_total=Sum("heures"),
-            heures_jumelees=Sum("heures", filter=Q(_jumele())),
+            heures_jumelees=Sum("heures", filter=Q(dans_un_jumelage_actif())),
         )
         .order_by()
     )
@@ -290,11 +285,7 @@ def _avancement(user, campagne) -> tuple[dict[str, Avancement], dict[str, Avance
 def _demandes(user, campagne, now) -> tuple[int, list[DemandeProche]]:
     """Requests still pending (DOMAIN.md: past its deadline a request is expired, at the closing caduque,
     whether the sweeps have run or not) and those whose deadline is within the next 24 hours."""
-    en_attente = perimetres.demandes(
-        user, Demande.objects.filter(campagne=campagne, etat=EtatDemande.EN_ATTENTE, echeance__gt=now)
-    )
-    if now >= instant_de_cloture(campagne):
-        en_attente = en_attente.none()
+    en_attente = perimetres.demandes(user, demandes_en_attente(campagne, now))
     limite = now + FENETRE_ECHEANCE
     compte = en_attente.aggregate(n=Count("pk"))["n"]
     proches = list(
@@ -403,7 +394,7 @@ def _bmps_avec_partenaire(user, campagne, maximum_km: float) -> tuple[list[BMPLi
     """
     libres = (
         BMP.objects.filter(campagne=campagne, actif=True)
-        .filter(~_jumele())
+        .filter(~dans_un_jumelage_actif())
         .annotate(dans=_dans_perimetre(user))
         .order_by("discipline__code", "etablissement__uai", "identifiant", "pk")
         .values_list(

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from bmp.enums import Phase
@@ -494,3 +494,19 @@ class EvenementService(models.Model):
 
     def __str__(self):
         return f"{self.evenement_id} → {self.service_id}"
+
+
+# --- Conditions the DOS workspace's reads share ----------------------------------------------------
+
+
+def dans_un_jumelage_actif() -> Exists:
+    """On a BMP queryset: the BMP is a member of an active jumelage."""
+    return Exists(JumelageBMP.objects.filter(bmp=OuterRef("pk"), actif=True))
+
+
+def demandes_en_attente(campagne: Campagne, now: datetime.datetime):
+    """The campaign's requests that can still be answered (DOMAIN.md): pending, before their deadline
+    and before the closing, whether the expiry and closing sweeps have run or not."""
+    if now >= instant_de_cloture(campagne):
+        return Demande.objects.none()
+    return Demande.objects.filter(campagne=campagne, etat=EtatDemande.EN_ATTENTE, echeance__gt=now)
