@@ -28,6 +28,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from establishments.csvfiles import DELIMITER_LABELS, LineError, sha256_of
+from jumelages.models import format_heures
 from jumo.admin_base import SansEcritureMixin
 from jumo.exports import safe_row
 
@@ -106,10 +107,8 @@ def _purge_pending(directory: Path) -> None:
 
 
 def _hours(value) -> str:
-    """7.50 → « 7,5 h », 9.00 → « 9 h »."""
-    if value is None:
-        return ""
-    return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",") + " h"
+    """7.50 → « 7,5 h », 9.00 → « 9 h », nothing for no hours."""
+    return "" if value is None else format_heures(value)
 
 
 # --- Reading a run --------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 from bmp.models import BMP, Campagne
 from jumelages import perimetres
 from jumelages.enums import Motif, OrigineJumelage
-from jumelages.models import Jumelage, JumelageBMP, dans_un_jumelage_actif, demandes_en_attente
+from jumelages.models import Jumelage, JumelageBMP, dans_un_jumelage_actif, demandes_en_attente, format_nombre
 from jumo.exports import safe_cell
 from notifications.services import nom_auteur
 
@@ -211,13 +211,6 @@ def _demande_en_attente(envoyee: bool, recue: bool) -> str:
 
 def _paris(instant: datetime.datetime) -> datetime.datetime:
     return timezone.localtime(instant, PARIS)
-
-
-def format_nombre(nombre) -> str:
-    """French decimal comma, no useless zeros: 9.50 → « 9,5 », 18.00 → « 18 », -1.50 → « -1,5 »."""
-    if isinstance(nombre, Decimal):
-        nombre = f"{nombre:.2f}".rstrip("0").rstrip(".")
-    return str(nombre).replace(".", ",")
 
 
 def _texte_csv(valeur):

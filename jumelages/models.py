@@ -29,10 +29,16 @@ def instant_de_cloture(campagne: Campagne) -> datetime.datetime:
     return dict((phase, start) for start, phase in campagne.boundaries())[Phase.VALIDATION]
 
 
+def format_nombre(nombre) -> str:
+    """French decimal comma, no useless zeros: 9.50 → « 9,5 », 18.00 → « 18 », -1.50 → « -1,5 »."""
+    if isinstance(nombre, int):
+        return str(nombre)
+    return f"{nombre:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
 def format_heures(heures: Decimal) -> str:
     """9.50 → « 9,5 h », 18.00 → « 18 h »."""
-    text = f"{heures:.2f}".rstrip("0").rstrip(".")
-    return f"{text.replace('.', ',')} h"
+    return f"{format_nombre(heures)} h"
 
 
 def avertissement_total(total: Decimal, cible: int | None) -> str:
