@@ -4,12 +4,12 @@ read only, for the superusers."""
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 
-from jumo.admin_base import SansEcritureMixin
+from common.admin import ReadOnlyAdminMixin
 
 from .models import Connexion
 
 
-class ReadOnlyAdmin(SansEcritureMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
 

@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 
-from jumo.security import client_ip
+from common.security import client_ip
 
 from .enums import Methode, TypeConnexion
 from .models import Connexion

@@ -222,7 +222,7 @@ def make_sessions(url: str) -> list[tuple[str, list[int]]]:
     from django.contrib.sessions.models import Session
 
     from bmp.models import BMP
-    from jumo.security import SESSION_DEBUT, SESSION_VU
+    from common.security import SESSION_DEBUT, SESSION_VU
 
     Session.objects.all().delete()
     import redis

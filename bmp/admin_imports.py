@@ -27,10 +27,10 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
+from common.admin import ReadOnlyAdminMixin
+from common.exports import safe_row
+from common.formats import format_heures
 from establishments.csvfiles import DELIMITER_LABELS, LineError, sha256_of
-from jumelages.models import format_heures
-from jumo.admin_base import SansEcritureMixin
-from jumo.exports import safe_row
 
 from .enums import StatutImport
 from .forms import CONFIRMATION_MAX_AGE_SECONDS, ActualisationForm, ConfirmationForm
@@ -184,7 +184,7 @@ def errors_table(errors: list[LineError], *, total: int | None = None, csv_url: 
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(SansEcritureMixin, admin.ModelAdmin):
+class ImportRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "debut",
         "campagne",

@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 
-from jumo.uploads import UploadValidator
+from common.uploads import UploadValidator
 
 from .models import Campagne
 

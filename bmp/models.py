@@ -20,6 +20,12 @@ def paris_midnight(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=PARIS)
 
 
+class CampagneQuerySet(models.QuerySet):
+    def courante(self):
+        """The campaign of the latest rentrée (None before the first one)."""
+        return self.order_by("-annee").first()
+
+
 class Campagne(models.Model):
     """One campaign per rentrée; its phase is derived from these dates in Europe/Paris (DOMAIN.md)."""
 
@@ -32,6 +38,8 @@ class Campagne(models.Model):
     )
     date_debut_consultation = models.DateField("début de la consultation")
     date_fin_consultation = models.DateField("fin de la consultation", help_text="Dernier jour de consultation.")
+
+    objects = CampagneQuerySet.as_manager()
 
     class Meta:
         verbose_name = "campagne"

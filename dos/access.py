@@ -15,7 +15,7 @@ def reserve_aux_gestionnaires(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not perimetres.est_gestionnaire(request.user):
+        if not perimetres.is_manager(request.user):
             return render(request, "dos/refuse.html", {"title": "Accès réservé"}, status=403)
         return view(request, *args, **kwargs)
 

@@ -3,7 +3,7 @@ agent's perimeter, one line per jumelage, and the BMPs left unpaired; as CSV or 
 
 No HTTP here: `tableau_*` read the data (a fixed number of queries, whatever the campaign's
 size) as typed cells (text, Decimal, int, aware datetime, None); `en_csv` and `en_xlsx` write
-them, every text cell through jumo.exports.safe_cell (formula injection). dos.views_exports
+them, every text cell through common.exports.safe_cell (formula injection). dos.views_exports
 serves them.
 """
 
@@ -25,10 +25,10 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from bmp.models import BMP, Campagne
+from common.exports import safe_cell
 from jumelages import perimetres
-from jumelages.enums import Motif, OrigineJumelage
+from jumelages.enums import EtatJumelage, Motif, OrigineJumelage
 from jumelages.models import Jumelage, JumelageBMP, dans_un_jumelage_actif, demandes_en_attente, format_nombre
-from jumo.exports import safe_cell
 from notifications.services import nom_auteur
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -42,9 +42,6 @@ FORMATS = {
 }
 POSITIONS = (1, 2, 3)  # a jumelage holds two or three BMPs
 
-EFFECTIF, VALIDE, A_REVOIR, SUPPRIME = "Effectif", "Validé", "À revoir", "Supprimé"
-
-
 class ExportError(Exception):
     """A French sentence for the user: unknown export, format or campaign."""
 
@@ -57,16 +54,6 @@ class Tableau:
 
 
 # --- Reading -------------------------------------------------------------------------------------
-
-
-def etat_du_jumelage(actif: bool, a_revoir: bool, valide: bool) -> str:
-    """Supprimé, else à revoir (a BMP withdrawn by the refresh, even after validation), else validé,
-    else effectif (DOMAIN.md: a jumelage is effective as it is, without anybody's agreement)."""
-    if not actif:
-        return SUPPRIME
-    if a_revoir:
-        return A_REVOIR
-    return VALIDE if valide else EFFECTIF
 
 
 def tableau_jumelages(user, campagne: Campagne, *, supprimes: bool = False) -> Tableau:
@@ -92,7 +79,7 @@ def tableau_jumelages(user, campagne: Campagne, *, supprimes: bool = False) -> T
     queryset = Jumelage.objects.filter(campagne=campagne)
     if not supprimes:
         queryset = queryset.filter(actif=True)
-    queryset = perimetres.jumelages(user, queryset)
+    queryset = perimetres.jumelages(user, queryset).avec_etat()
     # Tuples, not model instances: a campaign has thousands of jumelages, each with its members.
     champs = [
         "pk",
@@ -102,7 +89,7 @@ def tableau_jumelages(user, campagne: Campagne, *, supprimes: bool = False) -> T
         "total_heures",
         "rattachement__uai",
         "actif",
-        "a_revoir",
+        "etat",
         "valide",
         "origine",
         "valide_par_id",
@@ -144,7 +131,7 @@ def tableau_jumelages(user, campagne: Campagne, *, supprimes: bool = False) -> T
             cible,
             j["total_heures"] - cible,
             j["rattachement__uai"],
-            etat_du_jumelage(j["actif"], j["a_revoir"], j["valide"]),
+            EtatJumelage(j["etat"]).label,
             origines.get(j["origine"], j["origine"]),
             nom_auteur(valideurs.get(j["valide_par_id"])) if j["valide"] else None,
             j["valide_le"],
@@ -292,9 +279,9 @@ def en_xlsx(tableau: Tableau) -> bytes:
 
 def perimetre_du_fichier(user) -> str:
     """The perimeter in a file's name: « dsden-94 », « rectorat », « academie » for a superuser."""
-    if perimetres.voit_tout(user):
+    if perimetres.sees_everything(user):
         return "academie"
-    service = perimetres.service_de(user)
+    service = perimetres.service_of(user)
     return slugify(service.nom) if service is not None else "aucun"
 
 

@@ -28,19 +28,22 @@ from django.utils import timezone
 
 from bmp.enums import Phase
 from bmp.models import BMP, Campagne
+from common.formats import format_km, format_pourcentage
+from common.geo import EARTH_MEAN_RADIUS_KM as RAYON_KM
+from common.geo import SPHERE_ERROR, distance_km, haversine_term, haversine_term_of_km, spherical_km
 from jumelages import perimetres
-from jumelages.geographie import formater_km, meme_zone, zones_des_communes
-from jumelages.models import Jumelage, JumelageBMP, dans_un_jumelage_actif, demandes_en_attente, format_heures
-from web.geo import EARTH_MEAN_RADIUS_KM as RAYON_KM
-from web.geo import SPHERE_ERROR, distance_km, spherical_km
+from jumelages.geographie import meme_zone, zones_des_communes
+from jumelages.models import (
+    Jumelage,
+    JumelageBMP,
+    dans_un_jumelage_actif,
+    demandes_en_attente,
+    ecart_cible_alerte,
+    format_heures,
+)
 
 FENETRE_ECHEANCE = datetime.timedelta(hours=24)
 ZERO = Decimal("0")
-
-
-def ecart_cible_alerte() -> Decimal:
-    """Hours from the target beyond which a jumelage is shown as far from it (2 h by default)."""
-    return Decimal(str(getattr(settings, "JUMO_ECART_CIBLE_ALERTE_HEURES", 2)))
 
 
 def distance_partenaire_km() -> float:
@@ -53,10 +56,6 @@ def pourcentage(partie: Decimal, tout: Decimal) -> Decimal | None:
     if not tout:
         return None
     return (Decimal(partie) * 100 / Decimal(tout)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-
-
-def format_pourcentage(valeur: Decimal | None) -> str:
-    return "—" if valeur is None else f"{valeur} %".replace(".", ",")
 
 
 @dataclass
@@ -168,7 +167,7 @@ class BMPLibre:
 
     @property
     def distance_texte(self) -> str:
-        return formater_km(self.distance_km)
+        return format_km(self.distance_km)
 
 
 @dataclass
@@ -219,7 +218,7 @@ def tableau_de_bord(user, campagne: Campagne, now: datetime.datetime | None = No
         total.avec_partenaire += 1
     loin = sorted((j for j in suivis if abs(j.ecart) > seuil), key=lambda j: (-abs(j.ecart), j.discipline, j.pk))
     differentes = [j for j in suivis if j.zone_commune is False]
-    service = None if perimetres.voit_tout(user) else perimetres.service_de(user)
+    service = None if perimetres.sees_everything(user) else perimetres.service_of(user)
     return TableauDeBord(
         campagne=campagne,
         maintenant=now,
@@ -470,7 +469,7 @@ def _plus_proche(rang: int, tries: list[_Site], maximum_km: float):
     seuil = limite
     # spherical_km ≤ seuil ⇔ h ≤ sin²(seuil / 2R), h being the haversine of the two points: most
     # schools are discarded on h alone, without the arc sine (a millionth is left for the rounding).
-    h_seuil = math.sin(seuil / (2 * RAYON_KM)) ** 2 * (1 + 1e-6)
+    h_seuil = haversine_term_of_km(seuil)
     for pas in (-1, 1):
         i = rang + pas
         while 0 <= i < len(tries):
@@ -479,17 +478,14 @@ def _plus_proche(rang: int, tries: list[_Site], maximum_km: float):
             if RAYON_KM * 2 * abs(demi_dphi) > seuil:
                 break
             i += pas
-            h = (
-                math.sin(demi_dphi) ** 2
-                + site.cos_phi * autre.cos_phi * math.sin(autre.demi_lambda - site.demi_lambda) ** 2
-            )
+            h = haversine_term(demi_dphi, site.cos_phi, autre.cos_phi, autre.demi_lambda - site.demi_lambda)
             if h > h_seuil:
                 continue
             approx = spherical_km(site.latitude, site.longitude, autre.latitude, autre.longitude)
             if approx <= seuil:
                 candidats.append((approx, autre))
                 seuil = min(seuil, approx * (1 + SPHERE_ERROR) / (1 - SPHERE_ERROR))
-                h_seuil = math.sin(seuil / (2 * RAYON_KM)) ** 2 * (1 + 1e-6)
+                h_seuil = haversine_term_of_km(seuil)
     if not candidats:
         return None
     exacts = [

@@ -9,7 +9,6 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
 from bmp.models import Campagne
-from web.services import campagne_courante
 
 from . import exports
 from .access import reserve_aux_gestionnaires
@@ -36,7 +35,7 @@ def reponse_export(user, campagne: Campagne, quoi: str, format: str, *, supprime
 def campagne_demandee(valeur: str | None) -> Campagne:
     """The campaign of `?campagne=<pk>`, the latest one when absent."""
     if not valeur:
-        campagne = campagne_courante()
+        campagne = Campagne.objects.courante()
         if campagne is None:
             raise CampagneIntrouvable("Aucune campagne n'existe encore : il n'y a rien à exporter.")
         return campagne

@@ -7,7 +7,6 @@ from django.urls import reverse
 
 from bmp.models import Campagne
 from jumelages.enums import EtatDemande
-from web.context_processors import ContexteJumo
 
 from . import tableau as service
 from .access import reserve_aux_gestionnaires
@@ -49,8 +48,8 @@ def tableau_de_bord(request):
         campagne = next((c for c in campagnes if str(c.pk) == demandee), None)
         if campagne is None:
             erreur = "La campagne demandée n'existe pas : choisissez une campagne dans la liste."
-    # The banner of the page (templates/base.html) shows the campaign chosen here.
-    request.jumo = ContexteJumo(request, campagne=campagne)
+    # The banner of the page (templates/base.html, the context processor) shows the campaign chosen here.
+    request.campagne_affichee = campagne
     contexte = {"title": "Tableau de bord de la campagne", "campagnes": campagnes, "campagne": campagne}
     if erreur:
         return render(request, "dos/tableau.html", {**contexte, "erreur": erreur}, status=404)

@@ -4,16 +4,16 @@ changed by superusers; an agent sees the schools of his perimeter only (issue 7)
 from django.contrib import admin
 from django.db.models import Count
 
-from jumelages import perimetres
-from jumelages.admin_perimetre import ReferenceAdmin, SuperutilisateurAdmin, perimetre_de
+from common import perimetre
+from common.admin import ReferenceAdmin, SuperuserAdmin
 
 from .models import Commune, Departement, Discipline, Etablissement, Profil, Service, ZoneRemplacement
 
 
 def _services(user, queryset):
-    if perimetres.voit_tout(user):
+    if perimetre.sees_everything(user):
         return queryset
-    service = perimetres.service_de(user)
+    service = perimetre.service_of(user)
     return queryset.filter(pk=service.pk) if service is not None and user.is_active else queryset.none()
 
 
@@ -47,7 +47,7 @@ class ZoneRemplacementAdmin(ReferenceAdmin):
 
 @admin.register(Etablissement)
 class EtablissementAdmin(ReferenceAdmin):
-    filtre_perimetre = perimetre_de(perimetres.etablissements)
+    perimeter_filter = staticmethod(perimetre.by_school())
     list_display = ["uai", "nom", "type", "commune", "departement", "position", "ouvert", "adresse_mail"]
     list_filter = ["type", "departement", "position", "ouvert", "public"]
     search_fields = ["uai", "nom", "commune__nom"]
@@ -61,7 +61,7 @@ class EtablissementAdmin(ReferenceAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(ReferenceAdmin):
-    filtre_perimetre = perimetre_de(_services)
+    perimeter_filter = staticmethod(_services)
     list_display = ["uai", "nom", "perimetre", "departement"]
 
 
@@ -72,7 +72,7 @@ class DisciplineAdmin(ReferenceAdmin):
 
 
 @admin.register(Profil)
-class ProfilAdmin(SuperutilisateurAdmin):
+class ProfilAdmin(SuperuserAdmin):
     list_display = ["utilisateur", "service"]
     list_select_related = ["utilisateur", "service"]
     search_fields = ["utilisateur__username", "utilisateur__email", "etablissements__uai"]

@@ -4,7 +4,6 @@ jumelages.services, and an agent sees and acts within his service's perimeter on
 import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Prefetch
@@ -16,17 +15,17 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from jumo.admin_base import SansEcritureMixin
+from common.admin import PerimeterAdmin, ReadOnlyAdminMixin
+from common.formats import format_km
 
 from . import perimetres, services
-from .admin_perimetre import PerimetreAdmin, perimetre_de
-from .enums import EtatDemande, OrigineJumelage
+from .enums import EtatDemande, EtatJumelage, OrigineJumelage
 from .forms import ConstructionForm, MotifForm, RattachementForm
-from .geographie import formater_km, geographie
-from .models import Demande, Evenement, Jumelage, JumelageBMP, format_heures
+from .geographie import geographie
+from .models import Demande, Evenement, Jumelage, JumelageBMP, ecart_cible_alerte, format_heures
 
 
-class LectureSeuleMixin(SansEcritureMixin):
+class LectureSeuleMixin(ReadOnlyAdminMixin):
     """History and state are written by the services only."""
 
     def get_readonly_fields(self, request, obj=None):
@@ -98,8 +97,8 @@ class EcheanceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Demande)
-class DemandeAdmin(LectureSeuleMixin, PerimetreAdmin):
-    filtre_perimetre = perimetre_de(perimetres.demandes)
+class DemandeAdmin(LectureSeuleMixin, PerimeterAdmin):
+    perimeter_filter = staticmethod(perimetres.demandes)
     list_display = ["pk", "bmp", "destinataire", "etat", "trois", "envoyee_le", "echeance", "terminee_le"]
     list_filter = [
         "etat",
@@ -146,7 +145,7 @@ class DemandeAdmin(LectureSeuleMixin, PerimetreAdmin):
         ]
 
     def refuser(self, request, pk):
-        demande = self.objet_ou_404(request, pk)
+        demande = self.object_or_404(request, pk)
         form = MotifForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -166,22 +165,11 @@ class EtatJumelageFilter(admin.SimpleListFilter):
     parameter_name = "etat"
 
     def lookups(self, request, model_admin):
-        return [
-            ("effectif", "Effectif (non validé)"),
-            ("valide", "Validé"),
-            ("a_revoir", "À revoir"),
-            ("supprime", "Supprimé"),
-        ]
+        return EtatJumelage.choices
 
     def queryset(self, request, queryset):
-        filtres = {
-            "effectif": {"actif": True, "valide": False},
-            "valide": {"actif": True, "valide": True},
-            "a_revoir": {"actif": True, "a_revoir": True},
-            "supprime": {"actif": False},
-        }
-        if self.value() in filtres:
-            return queryset.filter(**filtres[self.value()])
+        if self.value() in EtatJumelage.values:
+            return queryset.filter(etat=self.value())
         return queryset
 
 
@@ -190,7 +178,7 @@ class EcartFilter(admin.SimpleListFilter):
     parameter_name = "ecart"
 
     def lookups(self, request, model_admin):
-        seuil = format_heures(Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES)))
+        seuil = format_heures(ecart_cible_alerte())
         return [
             ("atteinte", "Cible atteinte"),
             ("dessous", "En dessous de la cible"),
@@ -207,9 +195,7 @@ class EcartFilter(admin.SimpleListFilter):
         if self.value() == "dessus":
             return queryset.filter(_ecart__gt=0)
         if self.value() == "loin":
-            return queryset.alias(_distance=Abs("_ecart")).filter(
-                _distance__gt=Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES))
-            )
+            return queryset.alias(_distance=Abs("_ecart")).filter(_distance__gt=ecart_cible_alerte())
         return queryset
 
 
@@ -255,8 +241,8 @@ def _geographie(jumelage):
 
 
 @admin.register(Jumelage)
-class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
-    filtre_perimetre = perimetre_de(perimetres.jumelages)
+class JumelageAdmin(LectureSeuleMixin, PerimeterAdmin):
+    perimeter_filter = staticmethod(perimetres.jumelages)
     list_display = [
         "numero",
         "code_discipline",
@@ -285,7 +271,7 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
     change_list_template = "admin/jumelages/jumelage/change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related(membres_actifs()).distinct()
+        return super().get_queryset(request).avec_etat().prefetch_related(membres_actifs()).distinct()
 
     @admin.display(description="n°", ordering="pk")
     def numero(self, obj):
@@ -321,7 +307,7 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
     def ecart(self, obj):
         ecart = obj.total_heures - obj.cible_heures
         texte = _ecart_texte(ecart)
-        if abs(ecart) > Decimal(str(settings.JUMO_ECART_CIBLE_ALERTE_HEURES)):
+        if abs(ecart) > ecart_cible_alerte():
             return format_html("<strong>{}</strong>", texte)
         return texte
 
@@ -331,20 +317,16 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
 
     @admin.display(description="distance max.")
     def distance(self, obj):
-        return formater_km(_geographie(obj).distance_max) if obj.membres_actifs else "–"
+        return format_km(_geographie(obj).distance_max) if obj.membres_actifs else "–"
 
-    @admin.display(description="état")
+    @admin.display(description="état", ordering="etat")
     def etat(self, obj):
-        if not obj.actif:
-            return "supprimé"
-        if obj.valide:
-            return "validé"
-        return "à revoir" if obj.a_revoir else "effectif"
+        return EtatJumelage(obj.etat).label.lower()
 
     @admin.display(description="distances et zones")
     def geographie_du_jumelage(self, obj):
         geo = _geographie(obj)
-        lignes = [(f"{a.nom} ({a.uai}) – {b.nom} ({b.uai})", formater_km(d)) for a, b, d in geo.distances]
+        lignes = [(f"{a.nom} ({a.uai}) – {b.nom} ({b.uai})", format_km(d)) for a, b, d in geo.distances]
         return format_html(
             "{}<br>{}",
             format_html_join("", "{} : {}<br>", lignes),
@@ -395,7 +377,7 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
             "form": form,
             "examen": examen,
             "geo": geo,
-            "distances": [(a, b, formater_km(km)) for a, b, km in geo.distances] if geo else [],
+            "distances": [(a, b, format_km(km)) for a, b, km in geo.distances] if geo else [],
             "ecart": _ecart_texte(examen.total - examen.cible) if examen and examen.cible else "",
             "opts": self.model._meta,
         }
@@ -414,7 +396,7 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
         return {"campagne": bmps[0].campagne_id, "identifiants": " ".join(b.identifiant for b in bmps)}
 
     def supprimer(self, request, pk):
-        jumelage = self.objet_ou_404(request, pk)
+        jumelage = self.object_or_404(request, pk)
         form = MotifForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -429,7 +411,7 @@ class JumelageAdmin(LectureSeuleMixin, PerimetreAdmin):
         return _formulaire(self, request, form, f"Supprimer le {jumelage}", jumelage)
 
     def rattachement_view(self, request, pk):
-        jumelage = self.objet_ou_404(request, pk)
+        jumelage = self.object_or_404(request, pk)
         form = RattachementForm(request.POST or None, jumelage=jumelage)
         if request.method == "POST" and form.is_valid():
             try:
@@ -454,8 +436,8 @@ def _formulaire(modeladmin, request, form, titre, obj=None):
 
 
 @admin.register(Evenement)
-class EvenementAdmin(LectureSeuleMixin, PerimetreAdmin):
-    filtre_perimetre = perimetre_de(perimetres.evenements)
+class EvenementAdmin(LectureSeuleMixin, PerimeterAdmin):
+    perimeter_filter = staticmethod(perimetres.evenements)
     list_display = ["date", "type", "auteur", "pour_etablissement", "pour_service", "demande", "jumelage", "motif"]
     list_filter = ["type", "campagne", "motif", "pour_service"]
     search_fields = [

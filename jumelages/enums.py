@@ -41,3 +41,24 @@ class TypeEvenement(models.TextChoices):
     BMP_RETIRE = "bmp_retire", "BMP retiré par l'actualisation"
     BMP_RESTAURE = "bmp_restaure", "BMP restauré par l'actualisation"
     CAMPAGNE_CLOTUREE = "campagne_cloturee", "Campagne close aux établissements"
+
+
+class EtatJumelage(models.TextChoices):
+    """A jumelage's state, derived from its fields (JumelageQuerySet.avec_etat): supprimé wins, then
+    à revoir (one of its BMPs was withdrawn by the refresh: the services look again, even after a
+    validation), then validé, else effectif (a jumelage holds as it is, without anybody's agreement)."""
+
+    EFFECTIF = "effectif", "Effectif"
+    VALIDE = "valide", "Validé"
+    A_REVOIR = "a_revoir", "À revoir"
+    SUPPRIME = "supprime", "Supprimé"
+
+
+class EtatBMP(models.TextChoices):
+    """A BMP's state in the campaign (bmps_avec_etat): retiré by the refresh, else jumelé (in an
+    active jumelage), else « demande en cours » (a pending request from or to it), else libre."""
+
+    LIBRE = "libre", "libre"
+    DEMANDE = "demande", "demande en cours"
+    JUMELE = "jumele", "jumelé"
+    RETIRE = "retire", "retiré"

@@ -1,7 +1,7 @@
 """Distances and zones between the schools of a (possible) jumelage, for the DOS workspace.
 
 DOMAIN.md "Geography": distances are geodesic between the schools' coordinates (geopy,
-through web.geo); two schools share a zone de remplacement when their communes belong to a
+through common.geo); two schools share a zone de remplacement when their communes belong to a
 common zone. The académie publishes no zones yet (fixtures/README): then the answer is
 « non renseignée » (None), never a guess.
 """
@@ -9,8 +9,8 @@ common zone. The académie publishes no zones yet (fixtures/README): then the an
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from common.geo import distance_km
 from establishments.models import ZoneRemplacement
-from web.geo import distance_km
 
 
 def zones_des_communes(commune_ids) -> dict[int, frozenset[int]]:
@@ -64,9 +64,3 @@ def geographie(etablissements, zones: dict[int, frozenset[int]] | None = None) -
         distances=[(a, b, distance_entre(a, b)) for a, b in combinations(etablissements, 2)],
         zone_commune=meme_zone(etablissements, zones),
     )
-
-
-def formater_km(km: float | None) -> str:
-    if km is None:
-        return "distance inconnue"
-    return f"{km:.1f} km".replace(".", ",")

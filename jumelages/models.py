@@ -11,14 +11,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from bmp.enums import Phase
 from bmp.models import BMP, Campagne
+from common.formats import format_heures, format_nombre  # noqa: F401 (format_nombre: re-exported)
 from establishments.models import Discipline, Etablissement, Service
 
-from .enums import EtatDemande, Motif, OrigineJumelage, TypeEvenement
+from .enums import EtatBMP, EtatDemande, EtatJumelage, Motif, OrigineJumelage, TypeEvenement
 
 # A comment counts only if it holds something else than spaces.
 NON_BLANK = r"\S"
@@ -29,16 +30,10 @@ def instant_de_cloture(campagne: Campagne) -> datetime.datetime:
     return dict((phase, start) for start, phase in campagne.boundaries())[Phase.VALIDATION]
 
 
-def format_nombre(nombre) -> str:
-    """French decimal comma, no useless zeros: 9.50 → « 9,5 », 18.00 → « 18 », -1.50 → « -1,5 »."""
-    if isinstance(nombre, int):
-        return str(nombre)
-    return f"{nombre:.2f}".rstrip("0").rstrip(".").replace(".", ",")
-
-
-def format_heures(heures: Decimal) -> str:
-    """9.50 → « 9,5 h », 18.00 → « 18 h »."""
-    return f"{format_nombre(heures)} h"
+def ecart_cible_alerte() -> Decimal:
+    """Hours from the full-time target beyond which a jumelage is shown as far from it (setting
+    JUMO_ECART_CIBLE_ALERTE_HEURES, 2 h by default): the admin's column and filter, the dashboard."""
+    return Decimal(str(getattr(settings, "JUMO_ECART_CIBLE_ALERTE_HEURES", 2)))
 
 
 def avertissement_total(total: Decimal, cible: int | None) -> str:
@@ -48,8 +43,27 @@ def avertissement_total(total: Decimal, cible: int | None) -> str:
     return f"Le total ({format_heures(total)}) dépasse le temps plein de la discipline ({cible} h)."
 
 
+class JumelageQuerySet(models.QuerySet):
+    def avec_etat(self):
+        """Each jumelage's state (EtatJumelage) as the annotation `etat`, computed by the database: the
+        admin's column and filter, the exports and the dashboard read it."""
+        return self.annotate(
+            etat=Case(
+                When(actif=False, then=Value(EtatJumelage.SUPPRIME)),
+                When(a_revoir=True, then=Value(EtatJumelage.A_REVOIR)),
+                When(valide=True, then=Value(EtatJumelage.VALIDE)),
+                default=Value(EtatJumelage.EFFECTIF),
+                output_field=models.CharField(),
+            )
+        )
+
+    def actifs(self):
+        return self.filter(actif=True)
+
+
 class Jumelage(models.Model):
     """Two or three BMPs of one discipline, from different schools, in one campaign."""
+
 
     campagne = models.ForeignKey(Campagne, verbose_name="campagne", on_delete=models.PROTECT, related_name="jumelages")
     discipline = models.ForeignKey(
@@ -105,6 +119,8 @@ class Jumelage(models.Model):
     motif_suppression = models.CharField("motif de suppression", max_length=20, choices=Motif.choices, blank=True)
     commentaire_suppression = models.TextField("commentaire de suppression", blank=True)
 
+    objects = JumelageQuerySet.as_manager()
+
     class Meta:
         verbose_name = "jumelage"
         verbose_name_plural = "jumelages"
@@ -132,6 +148,15 @@ class Jumelage(models.Model):
 
     def __str__(self):
         return f"Jumelage n° {self.pk} – {self.discipline.code} {format_heures(self.total_heures)}"
+
+    @property
+    def etat(self) -> EtatJumelage:
+        """The same rule as JumelageQuerySet.avec_etat, on a loaded jumelage."""
+        if not self.actif:
+            return EtatJumelage.SUPPRIME
+        if self.a_revoir:
+            return EtatJumelage.A_REVOIR
+        return EtatJumelage.VALIDE if self.valide else EtatJumelage.EFFECTIF
 
     @property
     def cible_heures(self) -> int:
@@ -516,3 +541,28 @@ def demandes_en_attente(campagne: Campagne, now: datetime.datetime):
     if now >= instant_de_cloture(campagne):
         return Demande.objects.none()
     return Demande.objects.filter(campagne=campagne, etat=EtatDemande.EN_ATTENTE, echeance__gt=now)
+
+
+def bmps_avec_etat(queryset=None):
+    """Each BMP's state (EtatBMP) as the annotation `etat`, computed by the database."""
+    queryset = BMP.objects.all() if queryset is None else queryset
+    en_demande = Exists(
+        Demande.objects.filter(Q(bmp=OuterRef("pk")) | Q(cible=OuterRef("pk")), etat=EtatDemande.EN_ATTENTE)
+    )
+    return queryset.annotate(
+        etat=Case(
+            When(actif=False, then=Value(EtatBMP.RETIRE)),
+            When(dans_un_jumelage_actif(), then=Value(EtatBMP.JUMELE)),
+            When(en_demande, then=Value(EtatBMP.DEMANDE)),
+            default=Value(EtatBMP.LIBRE),
+            output_field=models.CharField(),
+        )
+    )
+
+
+def bmps_libres(queryset=None):
+    """The free BMPs: current and active, in no active jumelage and in no pending request (as
+    requester or as target). A rule of the workflow, so it lives here rather than on BMP's QuerySet
+    (bmp sits below jumelages and never reads requests)."""
+    queryset = BMP.objects.courants() if queryset is None else queryset.courants()
+    return bmps_avec_etat(queryset).filter(etat=EtatBMP.LIBRE)

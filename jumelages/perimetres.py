@@ -1,4 +1,4 @@
-"""What a DOS agent may see: the perimeter of his service, in one place (DOMAIN.md "Users").
+"""What a DOS agent may see of the workflow's data: the perimeter of his service (common.perimetre).
 
 A DSDEN sees the collèges (and every other non-lycée school) of its département, the
 Rectorat the lycées of the three départements, a superuser everything, anybody else
@@ -12,31 +12,13 @@ perimeter: a jumelage of a collège of the 94 and a lycée is the business of bo
 
 from django.db.models import Q, QuerySet
 
-from establishments.models import Etablissement, Service
+from common.perimetre import etablissements_q, is_manager, sees_everything, service_of
+from establishments.models import Etablissement
 
-
-def service_de(user) -> Service | None:
-    profil = getattr(user, "profil", None)
-    return profil.service if profil is not None else None
-
-
-def voit_tout(user) -> bool:
-    return bool(user.is_active and user.is_superuser)
-
-
-def est_gestionnaire(user) -> bool:
-    """A superuser or an agent of a service: who may use the DOS workspace."""
-    return bool(user.is_active and (user.is_superuser or service_de(user) is not None))
-
-
-def etablissements_q(user, prefix: str = "") -> Q:
-    """The schools of the perimeter, as a condition on `prefix` + the school's fields."""
-    if voit_tout(user):
-        return Q()
-    service = service_de(user)
-    if service is None or not user.is_active:
-        return Q(**{f"{prefix}pk__in": []})
-    return service.etablissements_q(prefix)
+__all__ = [
+    "bmps", "demandes", "etablissements", "etablissements_q", "evenements", "is_manager", "jumelages",
+    "sees_everything", "service_of",
+]
 
 
 def etablissements(user, queryset: QuerySet | None = None) -> QuerySet:
@@ -62,7 +44,7 @@ def jumelages(user, queryset: QuerySet | None = None) -> QuerySet:
     from .models import Jumelage
 
     queryset = Jumelage.objects.all() if queryset is None else queryset
-    if voit_tout(user):
+    if sees_everything(user):
         return queryset
     return queryset.filter(pk__in=_jumelage_ids(user))
 
@@ -72,7 +54,7 @@ def demandes(user, queryset: QuerySet | None = None) -> QuerySet:
     from .models import Demande
 
     queryset = Demande.objects.all() if queryset is None else queryset
-    if voit_tout(user):
+    if sees_everything(user):
         return queryset
     return queryset.filter(
         etablissements_q(user, "bmp__etablissement__")
@@ -86,9 +68,9 @@ def evenements(user, queryset: QuerySet | None = None) -> QuerySet:
     from .models import Evenement, EvenementEtablissement, EvenementService
 
     queryset = Evenement.objects.all() if queryset is None else queryset
-    if voit_tout(user):
+    if sees_everything(user):
         return queryset
-    service = service_de(user)
+    service = service_of(user)
     if service is None or not user.is_active:
         return queryset.none()
     ecoles = Etablissement.objects.filter(etablissements_q(user)).values("pk")
@@ -97,11 +79,3 @@ def evenements(user, queryset: QuerySet | None = None) -> QuerySet:
         | Q(pk__in=EvenementService.objects.filter(service=service).values("evenement_id"))
         | Q(pour_service=service)
     )
-
-
-def notifications(user, queryset: QuerySet | None = None) -> QuerySet:
-    """Mails to the schools of the perimeter."""
-    from notifications.models import Notification
-
-    queryset = Notification.objects.all() if queryset is None else queryset
-    return queryset.filter(etablissements_q(user, "etablissement__"))

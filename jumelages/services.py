@@ -43,7 +43,7 @@ from .models import (
     format_heures,
     instant_de_cloture,
 )
-from .perimetres import service_de
+from .perimetres import service_of
 from .signals import evenement_enregistre, evenements_enregistres
 
 
@@ -153,7 +153,7 @@ def _acteur(user, etablissements, *, tous=False, refus="") -> Acteur:
     """
     etablissements = sorted(set(etablissements), key=lambda e: e.uai)
     profil = getattr(user, "profil", None)
-    service = service_de(user)
+    service = service_of(user)
     if service is not None:
         hors = [e for e in etablissements if not service.couvre(e)]
         if not hors or (not tous and len(hors) < len(etablissements)):
@@ -208,7 +208,7 @@ def autoriser(user, operation: str, campagne: Campagne, etablissements, *, tous=
     only; heads have no access once archived. The phase is computed from the campaign's
     dates and the current time in Europe/Paris.
     """
-    if operation in RESERVE_AUX_SERVICES and not (user.is_superuser or service_de(user)):
+    if operation in RESERVE_AUX_SERVICES and not (user.is_superuser or service_of(user)):
         raise WorkflowError(RESERVE_AUX_SERVICES[operation])
     acteur = _acteur(user, etablissements, tous=tous, refus=refus)
     if acteur.role == ETABLISSEMENT and operation in RESERVE_AUX_SERVICES:

@@ -3,9 +3,8 @@
 from django.contrib import admin, messages
 from django.utils.text import Truncator
 
-from jumelages import perimetres
-from jumelages.admin_perimetre import PerimetreAdmin, perimetre_de
-from jumo.admin_base import SansEcritureMixin
+from common import perimetre
+from common.admin import PerimeterAdmin, ReadOnlyAdminMixin
 
 from . import services
 from .enums import StatutEnvoi
@@ -13,8 +12,8 @@ from .models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(SansEcritureMixin, PerimetreAdmin):
-    filtre_perimetre = perimetre_de(perimetres.notifications)
+class NotificationAdmin(ReadOnlyAdminMixin, PerimeterAdmin):
+    perimeter_filter = staticmethod(perimetre.by_school("etablissement__"))
     list_display = ["cree_le", "type", "etablissement", "adresse", "statut", "tentatives", "envoye_le", "erreur"]
     list_filter = ["statut", "type", "lue", "campagne"]
     search_fields = ["etablissement__uai", "etablissement__nom", "adresse", "message_id", "sujet"]

@@ -1,10 +1,10 @@
 from django.contrib import admin
 
-from jumo.admin_base import SansEcritureMixin
+from common.admin import ReadOnlyAdminMixin
 
 from .models import Heartbeat
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(SansEcritureMixin, admin.ModelAdmin):
+class HeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["nom", "vu_le"]

@@ -8,6 +8,6 @@ class OpsConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
-        from jumo.security import debut_de_session
+        from common.security import debut_de_session
 
         user_logged_in.connect(debut_de_session, dispatch_uid="ops.debut_de_session")

@@ -17,7 +17,7 @@ REQUEST_ID_TOKEN = "jumo_proconnect_id_token"
 
 def on_logout(sender, request, user, **kwargs):
     """user_logged_out, before the session is flushed: keep its id_token for the redirect, unless
-    the session only expired (jumo.security)."""
+    the session only expired (common.security)."""
     if request is not None and not getattr(request, "jumo_session_expiree", False):
         id_token = request.session.get("oidc_id_token")
         if id_token:

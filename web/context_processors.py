@@ -14,6 +14,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from dsfr.models import DsfrConfig
 
+from bmp.models import Campagne
 from notifications import services as notifications
 
 from . import services
@@ -45,7 +46,7 @@ class ContexteJumo:
 
     @cached_property
     def campagne(self):
-        return services.campagne_courante()
+        return Campagne.objects.courante()
 
     @cached_property
     def bandeau(self):
@@ -95,7 +96,9 @@ class ContexteJumo:
 
 def jumo(request):
     if not hasattr(request, "jumo"):
-        request.jumo = ContexteJumo(request)
+        # A page may have read or chosen the campaign already (the DOS dashboard's campaign chooser).
+        lus = {"campagne": request.campagne_affichee} if hasattr(request, "campagne_affichee") else {}
+        request.jumo = ContexteJumo(request, **lus)
     return {"jumo": request.jumo, "skiplinks": SKIPLINKS}
 
 

@@ -1,7 +1,7 @@
 """The SQL of « Trouver un partenaire »: the candidates filtered, ordered and cut by the database.
 
 A discipline of a campaign has thousands of candidate BMPs; a page shows twenty. The database
-returns only the first rows of the list, in the order of the spherical distance (web.geo: within
+returns only the first rows of the list, in the order of the spherical distance (common.geo: within
 SPHERE_ERROR of the geodesic one), or of the closeness of the total to the full time, then the
 distance. web.services makes the order of the displayed rows exactly geodesic (geopy).
 
@@ -14,17 +14,15 @@ of the first few rings, whatever the size of the campaign. The branches partitio
 same distance expression bounds them), so the rows come out in the list's order.
 """
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
 
 from bmp.models import BMP
+from common import geo
 from establishments.models import Commune, Etablissement, ZoneRemplacement
 from jumelages.models import Jumelage, JumelageBMP
-
-from . import geo
 
 # Radii of the rings (km) before the rest of the list: each ring holds about four times as many
 # schools as the one before, so that the ring where the page ends is read with little more than
@@ -65,21 +63,6 @@ class Criteres:
     sans_depasser: bool = False
     distance_max: float | None = None  # km, geodesic; rows up to distance_max / (1 - e) are returned
     par_cible: bool = False  # sort by closeness to the full time, then distance
-
-
-def _least() -> str:
-    return "LEAST" if connection.vendor == "postgresql" else "MIN"
-
-
-def _distance_sql(origine) -> tuple[str, list]:
-    """geo.spherical_km from my school to the candidate's, NULL when the candidate has no position."""
-    phi, lam = math.radians(origine[0]), math.radians(origine[1])
-    h = (
-        "POWER(SIN((RADIANS(e.latitude) - %s) / 2), 2) "
-        "+ %s * COS(RADIANS(e.latitude)) * POWER(SIN((RADIANS(e.longitude) - %s) / 2), 2)"
-    )
-    sql = f"CASE WHEN e.latitude IS NOT NULL AND e.longitude IS NOT NULL THEN %s * ASIN({_least()}(SQRT({h}), 1.0)) END"
-    return sql, [2 * geo.EARTH_MEAN_RADIUS_KM, phi, math.cos(phi), lam]
 
 
 # Hours, totals and gaps are decimal; the parameters are cast so that SQLite, which has them as
@@ -168,7 +151,7 @@ def requete(c: Criteres, limite: int) -> tuple[str, list]:
     if c.origine is None:
         # No position for my school: no distance; by gap to full time (if asked), then by BMP.
         return _branche(c, ("NULL", []), TOUT, "ecart, id" if c.par_cible else "id", limite)
-    distance = _distance_sql(c.origine)
+    distance = geo.spherical_km_sql("e.latitude", "e.longitude", c.origine, connection.vendor)
     borne = None if c.distance_max is None else c.distance_max / (1 - geo.SPHERE_ERROR)
     if c.par_cible or c.seulement is not None:
         # One branch: the gap to full time comes first, so rings would not help.

@@ -19,12 +19,14 @@ from django.utils import timezone
 
 from bmp.enums import Phase
 from bmp.models import BMP, Campagne
+from common import geo
+from common.formats import format_jour
 from establishments.models import Etablissement
 from jumelages.enums import EtatDemande, OrigineJumelage, TypeEvenement
 from jumelages.models import Demande, Evenement, Jumelage, JumelageBMP, format_heures
 from jumelages.services import DEMANDE, ETABLISSEMENT, PHASES_PERMISES, format_instant, refus_de_phase
 
-from . import geo, lectures
+from . import lectures
 from . import recherche as recherche_sql
 
 # --- The campaign and its phase (DOMAIN.md "The campaign calendar") ---------------------------
@@ -40,11 +42,6 @@ DESCRIPTION_PHASE = {
     Phase.CONSULTATION: "Consultation seule : vos jumelages et vos établissements partenaires.",
     Phase.ARCHIVEE: "La campagne est archivée.",
 }
-
-
-def campagne_courante() -> Campagne | None:
-    """The campaign of the latest rentrée."""
-    return Campagne.objects.order_by("-annee").first()
 
 
 def actions_ouvertes(campagne: Campagne | None, instant=None) -> bool:
@@ -78,14 +75,18 @@ def bandeau(campagne: Campagne | None) -> Bandeau | None:
     phase = campagne.phase_at(now)
     fin = campagne.phase_end(now)
     calendrier = [
-        ("Ouverture aux établissements", f"du {_jour(campagne.date_ouverture)} au {_jour(campagne.date_cloture)}"),
+        (
+            "Ouverture aux établissements",
+            f"du {format_jour(campagne.date_ouverture)} au {format_jour(campagne.date_cloture)}",
+        ),
         (
             "Validation par les services",
-            f"du {_jour(campagne.date_cloture + datetime.timedelta(days=1))} au {_jour(campagne.date_fin_validation)}",
+            f"du {format_jour(campagne.date_cloture + datetime.timedelta(days=1))} "
+            f"au {format_jour(campagne.date_fin_validation)}",
         ),
         (
             "Consultation",
-            f"du {_jour(campagne.date_debut_consultation)} au {_jour(campagne.date_fin_consultation)}",
+            f"du {format_jour(campagne.date_debut_consultation)} au {format_jour(campagne.date_fin_consultation)}",
         ),
     ]
     return Bandeau(
@@ -97,12 +98,6 @@ def bandeau(campagne: Campagne | None) -> Bandeau | None:
         actions=phase in PHASES_D_ACTION,
         calendrier=calendrier,
     )
-
-
-def _jour(day: datetime.date) -> str:
-    return format_instant(datetime.datetime.combine(day, datetime.time(12), tzinfo=timezone.get_current_timezone()))[
-        : -len(" à 12 h 00")
-    ]
 
 
 def temps_restant(echeance: datetime.datetime, instant=None) -> str:

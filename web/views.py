@@ -52,7 +52,7 @@ def pour_un_etablissement(view):
         with requetes_preparees():
             etablissements, campagne = lectures.etablissements_et_campagne(request.user)
             if not etablissements:
-                if view.__name__ == "accueil" and perimetres.est_gestionnaire(request.user):
+                if view.__name__ == "accueil" and perimetres.is_manager(request.user):
                     return redirect("dos:tableau_de_bord")  # an agent's home is the DOS dashboard
                 return render(request, "web/sans_etablissement.html", {"title": "Accès réservé"}, status=403)
             choisi = request.session.get(SESSION_ETABLISSEMENT)

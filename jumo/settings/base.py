@@ -202,17 +202,17 @@ from urllib.parse import urlsplit  # noqa: E402
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 INSTALLED_APPS += ["csp", "axes", "mozilla_django_oidc", "audit", "ops", "sso"]
-TEMPLATES[0]["OPTIONS"]["context_processors"] += ["jumo.security.csp_nonce", "sso.context_processors.sso"]
+TEMPLATES[0]["OPTIONS"]["context_processors"] += ["common.security.csp_nonce", "sso.context_processors.sso"]
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "jumo.security.AdminNetworkMiddleware"
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "common.security.AdminNetworkMiddleware"
 )
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
-    "jumo.security.SessionTimeoutMiddleware",
+    "common.security.SessionTimeoutMiddleware",
 )
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("jumo.security.SessionTimeoutMiddleware") + 1, "sso.middleware.ProviderLogoutMiddleware"
+    MIDDLEWARE.index("common.security.SessionTimeoutMiddleware") + 1, "sso.middleware.ProviderLogoutMiddleware"
 )
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes requires
 
@@ -258,8 +258,8 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "jumo.security.client_ip"
-AXES_LOCKOUT_CALLABLE = "jumo.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "common.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "common.security.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # the audit app keeps the journal of logins
 
 # Content-Security-Policy: no inline script (a nonce for the DSFR's, {% dsfr_js nonce=request.csp_nonce %}).
@@ -279,7 +279,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Uploads (the refresh file in the admin, issue 7): jumo.uploads.validate_upload refuses a file
+# Uploads (the refresh file in the admin, issue 7): common.uploads.validate_upload refuses a file
 # above JUMO_UPLOAD_MAX_BYTES or not a text file; the request body itself is capped by Django.
 JUMO_UPLOAD_MAX_BYTES = env.int("JUMO_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
@@ -323,7 +323,7 @@ JUMO_HEALTH_MAX_AGE_ACTUALISATION_SECONDES = env.int("JUMO_HEALTH_MAX_AGE_ACTUAL
 JUMO_HEALTH_TIMEOUT_SECONDES = env.int("JUMO_HEALTH_TIMEOUT_SECONDES", default=3)
 
 # Logs: LOG_FORMAT=json writes one JSON object a line (the default in production).
-LOGGING["formatters"]["json"] = {"()": "jumo.logging.JsonFormatter"}
+LOGGING["formatters"]["json"] = {"()": "common.jsonlog.JsonFormatter"}
 LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="plain")
 
 # Errors to Sentry when SENTRY_DSN is set (and sentry-sdk installed); nothing is sent otherwise.

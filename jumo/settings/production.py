@@ -30,7 +30,7 @@ MIDDLEWARE.insert(
 )
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "jumo.storage.StaticStorage"},
+    "staticfiles": {"BACKEND": "common.storage.StaticStorage"},
 }
 
 # One JSON object a line, for the log collector; Celery keeps the same format.

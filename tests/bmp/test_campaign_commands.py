@@ -75,9 +75,9 @@ def test_seed_demo_without_reference_data_says_what_to_do():
 def test_the_demo_services_build_their_nearest_pairs_through_the_workflow(w, ouverte):
     """seed_demo gives the dashboard something to show: each service builds the nearest pairs of free
     BMPs of one discipline in its perimeter, never with the demo heads' schools."""
-    from bmp.demo import _jumelages_des_services
     from jumelages.enums import OrigineJumelage, TypeEvenement
     from jumelages.models import Jumelage
+    from ops.demo import _jumelages_des_services
 
     for ecole, (lat, lon) in {w.B: (48.80, 2.40), w.C: (48.80, 2.41), w.D: (48.80, 2.60)}.items():
         ecole.latitude, ecole.longitude = Decimal(str(lat)), Decimal(str(lon))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jumo.logging import JsonFormatter
+from common.jsonlog import JsonFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 from django.test import RequestFactory
 
-from jumo.security import client_ip
+from common.security import client_ip
 
 
 def ip(settings, proxies, remote, forwarded=None):

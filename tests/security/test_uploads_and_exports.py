@@ -1,4 +1,4 @@
-"""jumo.uploads (size and type of uploaded files) and jumo.exports.safe_cell (CSV formula injection)."""
+"""common.uploads (size and type of uploaded files) and common.exports.safe_cell (CSV formula injection)."""
 
 import csv
 import io
@@ -9,8 +9,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from jumo.exports import safe_cell, safe_row
-from jumo.uploads import UploadValidator, validate_upload
+from common.exports import safe_cell, safe_row
+from common.uploads import UploadValidator, validate_upload
 
 CSV = b"identifiant;uai;discipline;libelle_discipline;heures\nBMP-1;0941234K;L1300;MATHS;9\n"
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from common import geo
 from establishments.enums import Position
 from establishments.models import ZoneRemplacement
 from tests.factories import BMPFactory, CommuneFactory, EtablissementFactory
 from tests.jumelages.monde import jumelage_direct
-from web import geo
 
 pytestmark = pytest.mark.django_db
 

@@ -13,12 +13,11 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from bmp.enums import Phase
+from bmp.models import BMP, Campagne
 from establishments.accounts import create_account
 from establishments.enums import TYPES_LYCEE, TypeEtablissement
 from establishments.models import Discipline, Etablissement, Service
-
-from .enums import Phase
-from .models import BMP, Campagne
 
 DEMO_PASSWORD = "jumo-demo-2024"
 # Disciplines de poste taught in each kind of school (no philosophy or SES in collège,

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.formats import date_format
 
-from bmp.demo import DemoError, seed_demo
+from ops.demo import DemoError, seed_demo
 
 
 class Command(BaseCommand):

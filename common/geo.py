@@ -1,4 +1,5 @@
-"""Distances between schools (DOMAIN.md "Geography"): geodesic on the WGS84 ellipsoid, with geopy.
+"""Distances between schools, in one place: geodesic on the WGS84 ellipsoid (geopy), and the
+spherical bound used to search fast, in Python and in SQL.
 
 A geodesic costs about 0.1 ms in Python; a discipline of a campaign has thousands of
 candidate schools. So each candidate first gets a spherical distance (1 µs), which is
@@ -28,21 +29,37 @@ def distance_km(lat1, lon1, lat2, lon2) -> float:
     return _WGS84.measure((lat1, lon1), (lat2, lon2))
 
 
+def haversine_term(half_dphi: float, cos_phi1: float, cos_phi2: float, half_dlambda: float) -> float:
+    """The haversine of the angle between two points (radians: half the differences of latitude and
+    longitude, cosines of the latitudes): spherical_km is 2R·asin(√h)."""
+    return math.sin(half_dphi) ** 2 + cos_phi1 * cos_phi2 * math.sin(half_dlambda) ** 2
+
+
+def haversine_term_of_km(km: float) -> float:
+    """The haversine term of a spherical distance of `km` (plus a millionth for the rounding):
+    h ≤ haversine_term_of_km(d) ⇔ spherical_km ≤ d, without the arc sine."""
+    return math.sin(km / (2 * EARTH_MEAN_RADIUS_KM)) ** 2 * (1 + 1e-6)
+
+
 def spherical_km(lat1, lon1, lat2, lon2) -> float:
     """Great-circle distance on the sphere of mean radius (haversine): a close bound of the geodesic."""
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    h = haversine_term((phi2 - phi1) / 2, math.cos(phi1), math.cos(phi2), math.radians(lon2 - lon1) / 2)
     return 2 * EARTH_MEAN_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
-def bounding_box(lat, lon, km) -> tuple[float, float, float, float]:
-    """(lat_min, lat_max, lon_min, lon_max) holding every point within `km` of (lat, lon), with margin."""
-    margin = 1 + 2 * SPHERE_ERROR
-    dlat = km * margin / 110.5  # a degree of latitude is at least 110.57 km
-    top = min(89.0, abs(lat) + dlat)
-    dlon = min(180.0, km * margin / (111.32 * math.cos(math.radians(top))))
-    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+def spherical_km_sql(latitude: str, longitude: str, origin: tuple[float, float], vendor: str) -> tuple[str, list]:
+    """spherical_km from `origin` (latitude, longitude) to the row's point, as an SQL expression on the
+    columns `latitude` and `longitude` and its parameters; NULL when the row has no position. The
+    same formula as spherical_km (tested against it and against geopy)."""
+    phi, lam = math.radians(origin[0]), math.radians(origin[1])
+    least = "LEAST" if vendor == "postgresql" else "MIN"
+    h = (
+        f"POWER(SIN((RADIANS({latitude}) - %s) / 2), 2) "
+        f"+ %s * COS(RADIANS({latitude})) * POWER(SIN((RADIANS({longitude}) - %s) / 2), 2)"
+    )
+    sql = f"CASE WHEN {latitude} IS NOT NULL AND {longitude} IS NOT NULL THEN %s * ASIN({least}(SQRT({h}), 1.0)) END"
+    return sql, [2 * EARTH_MEAN_RADIUS_KM, phi, math.cos(phi), lam]
 
 
 def spherical_box(lat, lon, km) -> tuple[float, float, float, float]:
@@ -95,18 +112,3 @@ def refine_window(group: list, start: int, stop: int, exact) -> None:
     segment = group[first:end]
     segment.sort(key=lambda item: (exact(item), item.bmp_id))
     group[first:end] = segment
-
-
-def spherical_km_expression(lat_field: str, lon_field: str, lat: float, lon: float):
-    """spherical_km from (lat, lon) to the row's point, computed by the database (haversine)."""
-    from django.db.models import Case, F, FloatField, Q, Value, When
-    from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
-
-    phi, lam = math.radians(lat), math.radians(lon)
-    half_dphi = (Radians(F(lat_field)) - Value(phi)) / Value(2.0)
-    half_dlam = (Radians(F(lon_field)) - Value(lam)) / Value(2.0)
-    h = Power(Sin(half_dphi), 2) + Value(math.cos(phi)) * Cos(Radians(F(lat_field))) * Power(Sin(half_dlam), 2)
-    distance = Value(2 * EARTH_MEAN_RADIUS_KM) * ASin(Least(Sqrt(h), Value(1.0)), output_field=FloatField())
-    # LEAST ignores NULL in PostgreSQL: a school without coordinates has no distance.
-    known = Q(**{f"{lat_field}__isnull": False, f"{lon_field}__isnull": False})
-    return Case(When(known, then=distance), default=None, output_field=FloatField())
