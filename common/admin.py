@@ -39,8 +39,8 @@ class PerimeterAdmin(admin.ModelAdmin):
         return get_object_or_404(self.get_queryset(request), pk=pk)
 
 
-class ReferenceAdmin(PerimeterAdmin):
-    """Reference data (loaded by the commands): read only for agents, changed by superusers."""
+class SuperuserWritesMixin:
+    """Only a superuser adds, changes or deletes."""
 
     def has_add_permission(self, request, *args):
         return sees_everything(request.user)
@@ -52,20 +52,15 @@ class ReferenceAdmin(PerimeterAdmin):
         return sees_everything(request.user)
 
 
-class SuperuserAdmin(admin.ModelAdmin):
+class ReferenceAdmin(SuperuserWritesMixin, PerimeterAdmin):
+    """Reference data (loaded by the commands): read only for agents, changed by superusers."""
+
+
+class SuperuserAdmin(SuperuserWritesMixin, admin.ModelAdmin):
     """Visible to superusers only (accounts)."""
 
     def has_module_permission(self, request):
         return sees_everything(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return sees_everything(request.user)
-
-    def has_add_permission(self, request, *args):
-        return sees_everything(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return sees_everything(request.user)
-
-    def has_delete_permission(self, request, obj=None):
         return sees_everything(request.user)

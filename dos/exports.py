@@ -42,6 +42,7 @@ FORMATS = {
 }
 POSITIONS = (1, 2, 3)  # a jumelage holds two or three BMPs
 
+
 class ExportError(Exception):
     """A French sentence for the user: unknown export, format or campaign."""
 

@@ -64,7 +64,6 @@ class JumelageQuerySet(models.QuerySet):
 class Jumelage(models.Model):
     """Two or three BMPs of one discipline, from different schools, in one campaign."""
 
-
     campagne = models.ForeignKey(Campagne, verbose_name="campagne", on_delete=models.PROTECT, related_name="jumelages")
     discipline = models.ForeignKey(
         Discipline, verbose_name="discipline", on_delete=models.PROTECT, related_name="jumelages"
@@ -148,15 +147,6 @@ class Jumelage(models.Model):
 
     def __str__(self):
         return f"Jumelage n° {self.pk} – {self.discipline.code} {format_heures(self.total_heures)}"
-
-    @property
-    def etat(self) -> EtatJumelage:
-        """The same rule as JumelageQuerySet.avec_etat, on a loaded jumelage."""
-        if not self.actif:
-            return EtatJumelage.SUPPRIME
-        if self.a_revoir:
-            return EtatJumelage.A_REVOIR
-        return EtatJumelage.VALIDE if self.valide else EtatJumelage.EFFECTIF
 
     @property
     def cible_heures(self) -> int:

@@ -16,8 +16,15 @@ from common.perimetre import etablissements_q, is_manager, sees_everything, serv
 from establishments.models import Etablissement
 
 __all__ = [
-    "bmps", "demandes", "etablissements", "etablissements_q", "evenements", "is_manager", "jumelages",
-    "sees_everything", "service_of",
+    "bmps",
+    "demandes",
+    "etablissements",
+    "etablissements_q",
+    "evenements",
+    "is_manager",
+    "jumelages",
+    "sees_everything",
+    "service_of",
 ]
 
 

@@ -28,7 +28,7 @@ def _broker() -> dict:
     url = settings.CELERY_BROKER_URL
     if not url:
         return {"ok": True, "detail": "pas de broker : tâches exécutées en ligne"}
-    from jumo.celery import app
+    from celery import current_app as app
 
     with app.connection_for_write(url) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=settings.JUMO_HEALTH_TIMEOUT_SECONDES)

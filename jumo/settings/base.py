@@ -95,7 +95,7 @@ JUMO_BMP_REFRESH_FILE = env("JUMO_BMP_REFRESH_FILE", default=str(BASE_DIR / "var
 JUMO_REFRESH_MAX_WITHDRAWAL_RATIO = env.float("JUMO_REFRESH_MAX_WITHDRAWAL_RATIO", default=0.20)
 # Where the real reference data lives (schools, communes, disciplines, zones).
 JUMO_REFERENCE_DATA_DIR = env("JUMO_REFERENCE_DATA_DIR", default=str(BASE_DIR / "fixtures"))
-# A school has this many hours to answer a request; then it expires (DOMAIN.md: 72 hours).
+# A school has this many hours to answer a request; then it expires (72 hours in the instruction).
 JUMO_DELAI_REPONSE_HEURES = env.int("JUMO_DELAI_REPONSE_HEURES", default=72)
 # Hard maximum of a jumelage's total hours; None: off (above the target, only a warning).
 JUMO_TOTAL_MAX_HEURES = env.float("JUMO_TOTAL_MAX_HEURES", default=None)
@@ -107,7 +107,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # An SMTP server that stops answering must not hold a worker (and its claimed mail) forever.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
-# --- Notifications (DOMAIN.md "Notifications") ----------------------------
+# --- Notifications (the outbox: docs/ARCHITECTURE.md) ---------------------
 # Links in the mails: JUMO_BASE_URL + /demandes/<id>/ or /jumelages/<id>/.
 JUMO_BASE_URL = env("JUMO_BASE_URL", default="http://127.0.0.1:8000")
 # Each mail has its own Message-ID on this domain, fixed when its outbox row is written.

@@ -1,4 +1,4 @@
-"""Reconciling the campaign's BMPs with the snapshot file (DOMAIN.md "The nightly refresh",
+"""Reconciling the campaign's BMPs with the snapshot file (the nightly refresh,
 FORMATS.md "BMP refresh"): added, updated, withdrawn, restored, unchanged; the 20 % guard; dry
 run; the ImportRun record; the bmps_refreshed signal."""
 

@@ -1,5 +1,5 @@
 """The refresh file is validated whole: a bad file is rejected with every error in French, and the
-database stays exactly as it was (FORMATS.md "BMP refresh", DOMAIN.md "The nightly refresh")."""
+database stays exactly as it was (FORMATS.md "BMP refresh")."""
 
 from decimal import Decimal
 

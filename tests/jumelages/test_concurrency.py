@@ -1,6 +1,6 @@
 """Concurrency with real parallel connections: one thread, one PostgreSQL connection, all released together.
 
-DOMAIN.md: "Two schools accepting at the same moment must never put one BMP in two
+The rule: "Two schools accepting at the same moment must never put one BMP in two
 jumelages"; a request is answered once; no deadlock, no server error.
 """
 

@@ -1,4 +1,4 @@
-"""The database keeps the invariants true on its own, whatever the code does (DOMAIN.md, STYLE.md)."""
+"""The database keeps the invariants true on its own, whatever the code does (docs/ARCHITECTURE.md)."""
 
 import datetime
 

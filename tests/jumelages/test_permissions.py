@@ -1,4 +1,4 @@
-"""Who may do what in each phase (DOMAIN.md "The campaign calendar"), checked on the server.
+"""Who may do what in each phase (the campaign calendar), checked on the server.
 
 Every operation × role × phase: head of the school concerned, agent of the right
 service, agent of another service, superuser; each refusal's French sentence.
@@ -27,7 +27,7 @@ INSTANTS = {
     Phase.ARCHIVEE: ARCHIVEE,
 }
 
-# DOMAIN.md's table, written again here from the text rather than from the code.
+# The instruction's table, written again here from the text rather than from the code.
 HEAD_MAY = {"send": {"ouverte"}, "accept": {"ouverte"}, "refuse": {"ouverte"}, "cancel": {"ouverte"}}
 HEAD_MAY["delete"] = {"ouverte"}
 SERVICE_MAY = {

@@ -1,4 +1,4 @@
-"""The nightly refresh's effects on the workflow (DOMAIN.md "The nightly refresh"), via bmp.signals."""
+"""The nightly refresh's effects on the workflow (the nightly refresh), via bmp.signals."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""Requests: sending, accepting, refusing, cancelling (DOMAIN.md "Jumelages and requests")."""
+"""Requests: sending, accepting, refusing, cancelling (the rules of jumelages and requests)."""
 
 import datetime
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Time-driven work: periodic sweeps, in bulk, idempotent, safe late (DOMAIN.md "The campaign calendar")."""
+"""Time-driven work: periodic sweeps, in bulk, idempotent, safe late (the campaign calendar)."""
 
 import datetime
 

@@ -1,4 +1,4 @@
-"""What the mails say (DOMAIN.md "Notifications"; the instruction's wording).
+"""What the mails say (the instruction's wording).
 
 "Lorsqu'un jumelage a été refusé ou supprimé, le mail … contient la mention : « un jumelage a
 été refusé/supprimé par Nom-Prénom de l'auteur (RNE de l'établissement) »", the service's

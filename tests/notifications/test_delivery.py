@@ -1,7 +1,7 @@
 """Delivery with real parts: a real `celery -A jumo worker` on the Redis test broker and a real
 SMTP server (aiosmtpd) on loopback, which records what it accepts.
 
-DOMAIN.md "Notifications": each school concerned is alerted at once, after the commit,
+Each school concerned is alerted at once, after the commit,
 exactly once, and nothing is lost — not when the SMTP server refuses or is down, not when a
 task is delivered twice, not when a worker is killed, not when no worker runs. The process
 that commits (here, the test) never opens an SMTP connection.

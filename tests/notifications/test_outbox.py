@@ -1,4 +1,4 @@
-"""The outbox (DOMAIN.md "Notifications": at once, after the commit, exactly once, nothing lost).
+"""The outbox (at once, after the commit, exactly once, nothing lost).
 
 One row per mail, written in the operation's transaction; the send queued on commit; each
 row claimed by a conditional UPDATE before its send; failures retried with backoff, then

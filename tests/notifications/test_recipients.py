@@ -1,4 +1,4 @@
-"""Whom each operation alerts (DOMAIN.md "Notifications"): every school concerned, one mail each.
+"""Whom each operation alerts (the notification rules): every school concerned, one mail each.
 
 The instruction: "Quelle que soit l'opération réalisée sur l'application JUMO, une alerte est
 aussitôt envoyée sur la boîte mail des établissements concernés". For a request, the

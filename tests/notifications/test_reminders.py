@@ -1,4 +1,4 @@
-"""The reminder before a request ends (our addition to DOMAIN.md "Notifications").
+"""The reminder before a request ends (our addition to the notification rules).
 
 The school(s) that must answer a pending request are reminded JUMO_RAPPEL_AVANT_ECHEANCE_HEURES
 (24) hours before it ends — its deadline, or the closing of the campaign if that comes
