@@ -1,4 +1,4 @@
-"""Creating campaigns (DOMAIN.md "The campaign calendar")."""
+"""Creating campaigns: one per rentrée, its calendar's dates being data the DOS may change."""
 
 from django.db import transaction
 

@@ -17,7 +17,7 @@ STARTED_BY = "tâche planifiée"
 
 @shared_task(name="bmp.tasks.nightly_refresh")
 def nightly_refresh() -> list[dict]:
-    """The nightly refresh (DOMAIN.md "The nightly refresh"): every campaign in its open phase
+    """The nightly refresh (see docs/ARCHITECTURE.md): every campaign in its open phase
     is refreshed from settings.JUMO_BMP_REFRESH_FILE; in any other phase nothing is done and
     the log says why. A missing or invalid file is logged and recorded as an ImportRun, never
     a crash. Idempotent: the same file again changes nothing."""

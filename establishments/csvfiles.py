@@ -12,7 +12,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 ENCODING_UTF8 = "UTF-8"
 ENCODING_UTF8_BOM = "UTF-8 (avec BOM)"
@@ -213,16 +212,6 @@ def read_csv(data: bytes, required: dict[str, str], optional: dict[str, str] | N
             delimiter=delimiter,
         )
     return CsvFile(encoding, delimiter, header, columns, rows, sha256_of(data))
-
-
-def read_csv_path(path: str | Path, required: dict[str, str], optional: dict[str, str] | None = None) -> CsvFile:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImportFileError(
-            [LineError(None, f"Impossible de lire le fichier « {path} » : {exc.strerror}.")]
-        ) from None
-    return read_csv(data, required, optional)
 
 
 def parse_decimal(value: str, *, max_places: int = 2) -> Decimal:

@@ -1,4 +1,4 @@
-"""The UAI (formerly RNE): 7 digits and a check letter (DOMAIN.md "Identifiers")."""
+"""The UAI (formerly RNE): 7 digits and a check letter, UAI_LETTERS[the 7 digits % 23] (no I, O, Q)."""
 
 import re
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from bmp import services
 from bmp.enums import StatutImport
 from bmp.models import BMP, ImportRun
-from bmp.services import refresh_bmps
+from bmp.services import refresh_bmps, writers
 from bmp.signals import bmps_refreshed
 from tests.factories import CampagneFactory, EtablissementFactory, UserFactory, valid_uai
 
@@ -417,7 +417,7 @@ def change_everything(campagne, schools, existing):
 
 
 def test_portable_writer_applies_the_same_rules(campagne, schools, existing, monkeypatch):
-    monkeypatch.setattr(services, "_writer_class", lambda: services._OrmWriter)
+    monkeypatch.setattr(writers, "_writer_class", lambda: writers._OrmWriter)
     data, check = change_everything(campagne, schools, existing)
     check(refresh_bmps(campagne, data, filename="bmp.csv", force=True))
 
@@ -444,12 +444,12 @@ def flush_pending_constraint_checks():
 def test_bulk_load_gives_the_same_result_and_restores_every_constraint_and_index(
     campagne, schools, existing, monkeypatch, table_rows
 ):
-    monkeypatch.setattr(services, "BULK_LOAD_MIN_ROWS", 1)
-    monkeypatch.setattr(services._PostgresWriter, "estimated_rows", staticmethod(lambda cursor: table_rows))
+    monkeypatch.setattr(writers, "BULK_LOAD_MIN_ROWS", 1)
+    monkeypatch.setattr(writers._PostgresWriter, "estimated_rows", staticmethod(lambda cursor: table_rows))
     used = []
-    original = services._PostgresWriter.restore_checks
+    original = writers._PostgresWriter.restore_checks
     monkeypatch.setattr(
-        services._PostgresWriter,
+        writers._PostgresWriter,
         "restore_checks",
         lambda self, cursor: used.append((len(self.foreign_keys), len(self.indexes))) or original(self, cursor),
     )
@@ -474,18 +474,18 @@ def test_bulk_load_gives_the_same_result_and_restores_every_constraint_and_index
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 def test_bulk_load_refuses_a_duplicate_it_cannot_see_by_rolling_back(campagne, schools, existing, monkeypatch):
     """Re-created constraints are checked: a row breaking one makes the whole refresh fail."""
-    monkeypatch.setattr(services, "BULK_LOAD_MIN_ROWS", 1)
+    monkeypatch.setattr(writers, "BULK_LOAD_MIN_ROWS", 1)
     data = make_csv([["BMP-9", schools[0].uai, "L1300", "", "1"]])
     schema = schema_of_bmp_table()
     before = bmp_snapshot()
     flush_pending_constraint_checks()
-    original = services._PostgresWriter.copy
+    original = writers._PostgresWriter.copy
 
     def copy_twice(self, cursor, table, superseding_ids):
         original(self, cursor, table, superseding_ids)
         original(self, cursor, table, superseding_ids)
 
-    monkeypatch.setattr(services._PostgresWriter, "copy", copy_twice)
+    monkeypatch.setattr(writers._PostgresWriter, "copy", copy_twice)
     with pytest.raises(Exception, match="bmp_unique_identifiant_per_campagne"):
         refresh_bmps(campagne, data, filename="bmp.csv", force=True)
     assert bmp_snapshot() == before
@@ -497,9 +497,9 @@ def test_bulk_load_refuses_a_duplicate_it_cannot_see_by_rolling_back(campagne, s
 def test_bulk_load_falls_back_to_plain_inserts_when_the_table_cannot_be_altered(
     campagne, schools, existing, monkeypatch
 ):
-    monkeypatch.setattr(services, "BULK_LOAD_MIN_ROWS", 1)
+    monkeypatch.setattr(writers, "BULK_LOAD_MIN_ROWS", 1)
     used = []
-    monkeypatch.setattr(services._PostgresWriter, "restore_checks", lambda self, cursor: used.append(1))
+    monkeypatch.setattr(writers._PostgresWriter, "restore_checks", lambda self, cursor: used.append(1))
     data, check = change_everything(campagne, schools, existing)
     schema = schema_of_bmp_table()
     # Without the flush, the pending checks forbid ALTER TABLE, as missing rights would.
