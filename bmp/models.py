@@ -27,7 +27,7 @@ class CampagneQuerySet(models.QuerySet):
 
 
 class Campagne(models.Model):
-    """One campaign per rentrée; its phase is derived from these dates in Europe/Paris (DOMAIN.md)."""
+    """One campaign per rentrée; its phase is derived from these dates at Paris midnight (phase_at)."""
 
     annee = models.PositiveSmallIntegerField("année de rentrée", unique=True)
     date_ouverture = models.DateField("ouverture aux établissements", help_text="Premier jour de la phase ouverte.")
@@ -88,7 +88,7 @@ class Campagne(models.Model):
 
     @classmethod
     def default_calendar(cls, annee: int) -> dict:
-        """2024's calendar moved to `annee` (DOMAIN.md "The campaign calendar")."""
+        """The 2024 instruction's calendar moved to `annee`."""
         return {
             "date_ouverture": datetime.date(annee, 6, 17),
             "date_cloture": datetime.date(annee, 6, 26),
