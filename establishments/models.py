@@ -91,7 +91,7 @@ class Etablissement(models.Model):
 
     @property
     def adresse_mail(self) -> str:
-        """The school's mailbox: ce.<uai in lower case>@<académie domain>, the address the instruction gives for every school."""
+        """The school's mailbox, as the instruction gives it: ce.<uai in lower case>@<académie domain>."""
         return f"ce.{self.uai.lower()}@{settings.ACADEMIE_MAIL_DOMAIN}"
 
     @property
