@@ -42,7 +42,7 @@ from bmp.models import BMP, Campagne
 from establishments.models import Etablissement
 from establishments.uai import uai_error
 from jumelages.enums import EtatDemande, TypeEvenement
-from jumelages.models import Demande, Evenement, JumelageBMP, format_heures
+from jumelages.models import Demande, Evenement, JumelageBMP, format_heures, nom_auteur
 from jumelages.services import format_instant, instant_de_cloture
 
 from .enums import RAPPEL_ECHEANCE, StatutEnvoi
@@ -653,24 +653,12 @@ def _bmp(bmp: BMP, destinataire_id: int, heures=None) -> LigneBMP:
     )
 
 
-def nom_auteur(user) -> str:
-    """Prénom NOM (DOMAIN.md "Notifications")."""
-    if user is None:
-        return "un utilisateur supprimé"
-    nom = " ".join(part for part in (user.first_name.strip(), user.last_name.strip().upper()) if part)
-    return nom or user.get_username()
-
-
 def _auteur(evenement) -> dict:
-    """The author as the mail names him: Prénom NOM (UAI of his school, or of his service)."""
-    if evenement.auteur_id is None and evenement.pour_etablissement_id is None and evenement.pour_service_id is None:
-        return {"nom": "", "uai": "", "designation": "un traitement automatique de JUMO", "service": None}
-    nom = nom_auteur(evenement.auteur)
-    uai = evenement.auteur_uai
+    """The author as the mail names him, worded by the event (Evenement.auteur_libelle)."""
     return {
-        "nom": nom,
-        "uai": uai,
-        "designation": f"{nom} ({uai})" if uai else f"{nom} (administration de JUMO)",
+        "nom": "" if evenement.par_jumo else nom_auteur(evenement.auteur),
+        "uai": evenement.auteur_uai,
+        "designation": evenement.auteur_libelle(),
         "service": evenement.pour_service,
         "etablissement": evenement.pour_etablissement,
     }
