@@ -1,7 +1,8 @@
 """Celery tasks of the outbox; the rules live in services/ (see docs/ARCHITECTURE.md).
 
-send_notifications is queued on commit by the operation that wrote the rows: one message,
-which a worker splits into batches when there are many. acks_late with
+send_notifications is queued on commit by the operation that wrote the rows (services.outbox
+finds it by its name, services.SEND_TASK: this module imports the services, never the
+reverse): one message, which a worker splits into batches when there are many. acks_late with
 reject_on_worker_lost: a message whose worker dies is not lost; no expiry: a message queued
 while no worker runs is delivered when one starts. A second delivery of the same message sends
 nothing (each row is claimed before its send). The beat sweeps (settings.CELERY_BEAT_SCHEDULE)
@@ -13,7 +14,7 @@ from celery import shared_task
 from . import services
 
 
-@shared_task(name="notifications.tasks.send_notifications", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=services.SEND_TASK, acks_late=True, reject_on_worker_lost=True)
 def send_notifications(ids: list[int] = (), evenements: list[int] = ()) -> dict:
     """Send these outbox rows, or the rows of these events; more than JUMO_NOTIFICATIONS_LOT rows
     are split into one message per batch, for the workers to share. The failed ones are queued

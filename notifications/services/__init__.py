@@ -8,13 +8,16 @@ alerted at once, exactly once, and nothing is lost (see docs/ARCHITECTURE.md).
 - mails.py: the text of the mails (templates/notifications/mails/<type>/);
 - inapp.py: the same rows as the schools' in-app list;
 - reminders.py: the reminders before a request's deadline.
+
+Imports flow one way: tasks.py imports these modules, never the reverse (the send task is
+queued by its registered name, outbox.SEND_TASK).
 """
 
 from jumelages.models import nom_auteur
 
 from .inapp import mark_read, notifications_for, unread_count
 from .mails import lien
-from .outbox import adresse_de, new_message_id, notifier
+from .outbox import SEND_TASK, adresse_de, new_message_id, notifier
 from .reminders import envoyer_rappels
 from .sending import batches, claim, relancer_envois, renvoyer, retry_delay, send, unsent
 
@@ -22,6 +25,7 @@ from .sending import batches, claim, relancer_envois, renvoyer, retry_delay, sen
 # where its caller looks it up: the receivers call services.notifier through this package, the
 # outbox calls outbox.enqueue.
 __all__ = [
+    "SEND_TASK",
     "adresse_de",
     "batches",
     "claim",

@@ -5,12 +5,17 @@ The workflow announces each recorded Evenement (jumelages.signals); receivers.py
 concerned — unique key (event, school) — and queues their sending with
 transaction.on_commit: a rolled-back operation leaves no row and queues nothing, no mail
 leaves before its data is committed.
+
+This module does not import tasks.py (which imports the services): the send task is found
+by its name in the Celery app's registry (NotificationsConfig.ready imports tasks.py, so it
+is always registered).
 """
 
 import os
 import time
 from email.utils import make_msgid
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -21,6 +26,9 @@ from jumelages.models import Evenement
 
 from ..enums import StatutEnvoi
 from ..models import Notification
+
+# The task that sends the rows (tasks.send_notifications).
+SEND_TASK = "notifications.tasks.send_notifications"
 
 A_ENVOYER, EN_ECHEC = StatutEnvoi.A_ENVOYER.value, StatutEnvoi.EN_ECHEC.value
 
@@ -175,6 +183,4 @@ def enqueue(ids, evenements=()) -> None:
     """One Celery message: the process that commits a sweep of thousands of requests publishes
     once; the task splits large sets into batches of JUMO_NOTIFICATIONS_LOT for the workers
     to share (tasks.send_notifications)."""
-    from ..tasks import send_notifications
-
-    send_notifications.delay(ids=list(ids), evenements=list(evenements))
+    current_app.tasks[SEND_TASK].delay(ids=list(ids), evenements=list(evenements))

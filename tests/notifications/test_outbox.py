@@ -7,8 +7,10 @@ the locmem backend and eager tasks; tests/notifications/test_delivery.py does it
 with a real worker and a real SMTP server.
 """
 
+import ast
 import datetime
 import smtplib
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -103,6 +105,23 @@ def test_a_broker_unreachable_at_commit_loses_nothing(w, ouverte, at, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         assert services.relancer_envois() == 2
     assert len(mail.outbox) == 2
+
+
+def test_the_outbox_queues_the_send_task_by_name_and_never_imports_the_tasks():
+    """tasks.py imports the services, not the reverse: the outbox finds the task in Celery's registry."""
+    from celery import current_app
+
+    assert current_app.tasks[services.SEND_TASK] is tasks.send_notifications._get_current_object()
+    package = Path(services.__file__).parent
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            assert not any(name.split(".")[-1] == "tasks" for name in names), f"{module.name} imports the tasks"
 
 
 # --- Exactly once ----------------------------------------------------------------------------------
