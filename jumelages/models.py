@@ -371,6 +371,15 @@ class Demande(models.Model):
         return self.etat
 
 
+def nom_auteur(user) -> str:
+    """A user as JUMO names him: « Prénom NOM », his login when both are empty, and « un
+    utilisateur supprimé » when the account is gone."""
+    if user is None:
+        return "un utilisateur supprimé"
+    nom = " ".join(part for part in (user.first_name.strip(), user.last_name.strip().upper()) if part)
+    return nom or user.get_username()
+
+
 class Evenement(models.Model):
     """One operation of the workflow, recorded in its transaction and announced by jumelages.signals."""
 
@@ -455,13 +464,46 @@ class Evenement(models.Model):
         return f"{self.get_type_display()} – {timezone.localtime(self.date):%d/%m/%Y %H:%M}"
 
     @property
+    def par_jumo(self) -> bool:
+        """Recorded by JUMO itself (a sweep, the nightly refresh), not by a person."""
+        return self.auteur_id is None and self.pour_etablissement_id is None and self.pour_service_id is None
+
+    @property
+    def au_nom_de(self) -> Service | Etablissement | None:
+        """Whom the author acted for: the service when a DOS agent acted, else the author's school;
+        None for an administrator of JUMO or JUMO itself."""
+        if self.pour_service_id:
+            return self.pour_service
+        if self.pour_etablissement_id:
+            return self.pour_etablissement
+        return None
+
+    @property
     def auteur_uai(self) -> str:
         """The UAI shown in mails: the author's school, or the service's when a DOS agent acted."""
+        au_nom_de = self.au_nom_de
+        return au_nom_de.uai if au_nom_de else ""
+
+    def auteur_libelle(self, *, pour: bool = False) -> str:
+        """Who did it, the one wording of an event's author.
+
+        As the mails say it after « par »: « Camille MARTIN (0940001A) », the UAI being the
+        author's school, or the service's when a DOS agent acted; « Camille MARTIN
+        (administration de JUMO) »; « un traitement automatique de JUMO ». With `pour`, as the
+        history says it, naming the school or service: « Camille MARTIN pour Collège A
+        (0940001A) », « Camille MARTIN pour le service DSDEN 94 (0941234X) », « JUMO (traitement
+        automatique) ».
+        """
+        if self.par_jumo:
+            return "JUMO (traitement automatique)" if pour else "un traitement automatique de JUMO"
+        nom, au_nom_de = nom_auteur(self.auteur), self.au_nom_de
+        if au_nom_de is None:
+            return f"{nom} (administration de JUMO)"
+        if not pour:
+            return f"{nom} ({au_nom_de.uai})"
         if self.pour_service_id:
-            return self.pour_service.uai
-        if self.pour_etablissement_id:
-            return self.pour_etablissement.uai
-        return ""
+            return f"{nom} pour le service {au_nom_de.nom} ({au_nom_de.uai})"
+        return f"{nom} pour {au_nom_de.nom} ({au_nom_de.uai})"
 
 
 # The links of the history, keyed by (event, other). The expiry sweep writes tens of

@@ -6,7 +6,7 @@ from . import services
 
 
 def on_evenement_enregistre(sender, *, evenement, **kwargs):
-    """An operation of the workflow: each school concerned gets its mail (DOMAIN.md "Notifications")."""
+    """An operation of the workflow: each school concerned gets its mail, at once."""
     services.notifier([evenement])
 
 

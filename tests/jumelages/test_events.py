@@ -2,10 +2,12 @@
 
 import pytest
 
+from establishments.models import Service
 from jumelages import services
 from jumelages.enums import Motif, TypeEvenement
-from jumelages.models import Demande, Evenement
+from jumelages.models import Demande, Evenement, nom_auteur
 from jumelages.signals import evenement_enregistre, evenements_enregistres
+from tests.factories import UserFactory
 
 from .monde import VALIDATION
 
@@ -107,3 +109,31 @@ def test_the_history_of_a_bmp_lists_its_events(w, ouverte):
         TypeEvenement.DEMANDE_ENVOYEE,
         TypeEvenement.DEMANDE_ACCEPTEE,
     ]
+
+
+def test_an_event_words_its_author_once_for_the_mails_and_the_history(w):
+    dsden94 = Service.objects.get(uai="0949999H")
+    cases = [
+        (Evenement(), "un traitement automatique de JUMO", "JUMO (traitement automatique)"),
+        (
+            Evenement(auteur=w.head_a, pour_etablissement=w.A),
+            f"Chef A ({w.A.uai})",
+            f"Chef A pour {w.A.nom} ({w.A.uai})",
+        ),
+        (
+            Evenement(auteur=w.agent94, pour_service=dsden94),
+            "Agent QUATRE-VINGT-QUATORZE (0949999H)",
+            "Agent QUATRE-VINGT-QUATORZE pour le service DSDEN 94 (0949999H)",
+        ),
+        (Evenement(auteur=w.superuser), "Super ADMIN (administration de JUMO)", "Super ADMIN (administration de JUMO)"),
+        (
+            Evenement(pour_etablissement=w.A),  # its author's account was deleted since
+            f"un utilisateur supprimé ({w.A.uai})",
+            f"un utilisateur supprimé pour {w.A.nom} ({w.A.uai})",
+        ),
+    ]
+    for evenement, in_mails, in_history in cases:
+        assert (evenement.auteur_libelle(), evenement.auteur_libelle(pour=True)) == (in_mails, in_history)
+    assert nom_auteur(UserFactory(username="sans-nom@example.org", first_name=" ", last_name="")) == (
+        "sans-nom@example.org"
+    )

@@ -7,8 +7,10 @@ the locmem backend and eager tasks; tests/notifications/test_delivery.py does it
 with a real worker and a real SMTP server.
 """
 
+import ast
 import datetime
 import smtplib
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -105,6 +107,23 @@ def test_a_broker_unreachable_at_commit_loses_nothing(w, ouverte, at, django_cap
     assert len(mail.outbox) == 2
 
 
+def test_the_outbox_queues_the_send_task_by_name_and_never_imports_the_tasks():
+    """tasks.py imports the services, not the reverse: the outbox finds the task in Celery's registry."""
+    from celery import current_app
+
+    assert current_app.tasks[services.SEND_TASK] is tasks.send_notifications._get_current_object()
+    package = Path(services.__file__).parent
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            assert not any(name.split(".")[-1] == "tasks" for name in names), f"{module.name} imports the tasks"
+
+
 # --- Exactly once ----------------------------------------------------------------------------------
 
 
@@ -122,8 +141,8 @@ def test_a_row_claimed_by_one_task_is_refused_to_another(w, ouverte, django_capt
     request_ab(w, django_capture_on_commit_callbacks, execute=False)
     row = Notification.objects.first()
     now = timezone.now()
-    assert services.reclamer(row.pk, now) == 1
-    assert services.reclamer(row.pk, now) is None
+    assert services.claim(row.pk, now) == 1
+    assert services.claim(row.pk, now) is None
     row.refresh_from_db()
     assert (row.statut, row.reclame_le) == (StatutEnvoi.EN_COURS, now)
 
@@ -132,9 +151,9 @@ def test_a_claim_older_than_the_timeout_is_taken_over(w, ouverte, django_capture
     settings.JUMO_NOTIFICATIONS_RECLAMATION_SECONDES = 600
     request_ab(w, django_capture_on_commit_callbacks, execute=False)
     row = Notification.objects.first()
-    assert services.reclamer(row.pk, OUVERTE) == 1
-    assert services.reclamer(row.pk, OUVERTE + datetime.timedelta(seconds=599)) is None
-    assert services.reclamer(row.pk, OUVERTE + datetime.timedelta(seconds=601)) == 2
+    assert services.claim(row.pk, OUVERTE) == 1
+    assert services.claim(row.pk, OUVERTE + datetime.timedelta(seconds=599)) is None
+    assert services.claim(row.pk, OUVERTE + datetime.timedelta(seconds=601)) == 2
 
 
 def test_two_rows_never_share_a_message_id(w, ouverte, django_capture_on_commit_callbacks):
@@ -152,7 +171,7 @@ def test_an_event_has_one_row_per_school(w, ouverte, django_capture_on_commit_ca
             type=row.type,
             evenement=row.evenement,
             etablissement=row.etablissement,
-            message_id=services.nouveau_message_id(),
+            message_id=services.new_message_id(),
         )
 
 
@@ -193,7 +212,7 @@ def test_a_refusing_smtp_server_gets_the_mail_again_after_the_backoff_once(
 def test_the_backoff_doubles_up_to_its_ceiling(settings):
     settings.JUMO_NOTIFICATIONS_DELAI_ESSAI_SECONDES = 60
     settings.JUMO_NOTIFICATIONS_DELAI_ESSAI_MAX_SECONDES = 3600
-    assert [services.delai_avant_essai(n) for n in range(1, 9)] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert [services.retry_delay(n) for n in range(1, 9)] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
 
 
 def test_an_unreachable_server_leaves_the_whole_batch_for_the_retry(
@@ -282,7 +301,7 @@ def test_the_sweep_takes_up_a_mail_whose_worker_died_during_the_send(
     settings.JUMO_NOTIFICATIONS_RECLAMATION_SECONDES = 600
     request_ab(w, django_capture_on_commit_callbacks, execute=False)
     row = Notification.objects.get(adresse=w.B.adresse_mail)
-    assert services.reclamer(row.pk, OUVERTE) == 1  # …and the worker is killed
+    assert services.claim(row.pk, OUVERTE) == 1  # …and the worker is killed
     at(OUVERTE + datetime.timedelta(seconds=601))
     with django_capture_on_commit_callbacks(execute=True):
         assert services.relancer_envois() == 2

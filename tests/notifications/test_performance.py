@@ -24,6 +24,7 @@ from notifications import services as notifications
 from notifications import tasks
 from notifications.enums import StatutEnvoi
 from notifications.models import Notification
+from notifications.services import outbox
 from tests.factories import CampagneFactory, CommuneFactory, DisciplineFactory, valid_uai
 from tests.jumelages.monde import paris
 
@@ -119,7 +120,7 @@ def test_the_mails_of_10000_expired_requests_cost_the_sweep_little_and_one_broke
     clock = cpu_clock()
     spent = {"rows": 0.0, "queue": 0.0}
     published = []
-    write, queue = notifications.notifier, notifications.mettre_en_file
+    write, queue = notifications.notifier, outbox.enqueue
 
     def timed(key, call):
         def run(*args, **kwargs):
@@ -132,7 +133,7 @@ def test_the_mails_of_10000_expired_requests_cost_the_sweep_little_and_one_broke
         return run
 
     monkeypatch.setattr(notifications, "notifier", timed("rows", write))
-    monkeypatch.setattr(notifications, "mettre_en_file", timed("queue", queue))
+    monkeypatch.setattr(outbox, "enqueue", timed("queue", queue))
     publish = tasks.send_notifications.delay
 
     def count(*args, **kwargs):

@@ -109,7 +109,7 @@ def test_the_database_refuses_a_second_reminder_for_a_request_and_school(w, at, 
             demande=demande,
             etablissement=w.B,
             adresse=w.B.adresse_mail,
-            message_id=services.nouveau_message_id(),
+            message_id=services.new_message_id(),
         )
 
 

@@ -21,10 +21,10 @@ from bmp.models import BMP, ImportRun
 from jumelages import tasks as jumelages_tasks
 from jumelages.enums import EtatDemande, TypeEvenement
 from jumelages.models import Demande, Evenement
-from notifications import services as notifications_services
 from notifications import tasks as notifications_tasks
 from notifications.enums import StatutEnvoi
 from notifications.models import Notification
+from notifications.services import outbox as notifications_outbox
 from ops import tasks as ops_tasks
 from ops.models import Heartbeat
 from tests.factories import BMPFactory, CampagneFactory, EtablissementFactory
@@ -167,7 +167,7 @@ def test_reminders_run_twice_at_once_remind_each_school_once(w, at, settings):
 def test_outbox_sweep_run_twice_at_once_sends_each_lost_mail_once(w, at, monkeypatch):
     # Mails written but never queued (their enqueue was lost between commit and broker).
     with monkeypatch.context() as patch:
-        patch.setattr(notifications_services, "mettre_en_file", lambda ids, evenements: None)
+        patch.setattr(notifications_outbox, "enqueue", lambda ids, evenements: None)
         at(OUVERTE + datetime.timedelta(hours=73))
         pending(w.bmp_a, w.bmp_b, envoyee_le=OUVERTE)
         pending(w.bmp_c, w.bmp_d, envoyee_le=OUVERTE)

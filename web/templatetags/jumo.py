@@ -43,17 +43,7 @@ def heures(value) -> str:
 @register.filter
 def qui(evenement) -> str:
     """Who did it, for which school or service: « Camille MARTIN pour Collège A (0940001A) »."""
-    from notifications.services import nom_auteur
-
-    if evenement.pour_service_id:
-        service = evenement.pour_service
-        return f"{nom_auteur(evenement.auteur)} pour le service {service.nom} ({service.uai})"
-    if evenement.pour_etablissement_id:
-        etablissement = evenement.pour_etablissement
-        return f"{nom_auteur(evenement.auteur)} pour {etablissement.nom} ({etablissement.uai})"
-    if evenement.auteur_id:
-        return f"{nom_auteur(evenement.auteur)} (administration de JUMO)"
-    return "JUMO (traitement automatique)"
+    return evenement.auteur_libelle(pour=True)
 
 
 class FixeNode(template.Node):
