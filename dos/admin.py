@@ -51,7 +51,7 @@ class HistoriqueBMPInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     model = EvenementBMP
     fk_name = "bmp"
-    fields = ["date", "type", "auteur", "pour", "motif", "lien"]
+    fields = ["date", "type", "auteur", "motif", "lien"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -76,12 +76,7 @@ class HistoriqueBMPInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     @admin.display(description="auteur")
     def auteur(self, obj):
-        auteur = obj.evenement.auteur
-        return auteur.get_full_name() or auteur.get_username() if auteur else "traitement automatique"
-
-    @admin.display(description="pour")
-    def pour(self, obj):
-        return obj.evenement.pour_etablissement or obj.evenement.pour_service or ""
+        return obj.evenement.auteur_libelle(pour=True)
 
     @admin.display(description="motif")
     def motif(self, obj):

@@ -28,8 +28,14 @@ from bmp.models import BMP, Campagne
 from common.exports import safe_cell
 from jumelages import perimetres
 from jumelages.enums import EtatJumelage, Motif, OrigineJumelage
-from jumelages.models import Jumelage, JumelageBMP, dans_un_jumelage_actif, demandes_en_attente, format_nombre
-from notifications.services import nom_auteur
+from jumelages.models import (
+    Jumelage,
+    JumelageBMP,
+    dans_un_jumelage_actif,
+    demandes_en_attente,
+    format_nombre,
+    nom_auteur,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -1,6 +1,6 @@
 """The outbox of mails to the schools, which is also their in-app list of notifications.
 
-DOMAIN.md "Notifications": every operation alerts the mailbox ce.<uai>@… of each school
+Every operation alerts the mailbox ce.<uai>@… of each school
 concerned, after the database change is committed. One row per mail, written in the
 transaction of the operation: its unique key (event, school) — or (request, school) for a
 reminder — makes each mail exist once; its own Message-ID, fixed at creation, is reused
