@@ -1,7 +1,6 @@
 """Campaigns, BMPs and the record of each nightly refresh."""
 
 import datetime
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,11 +8,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.formats import PARIS  # noqa: F401 (bmp.models.PARIS is read by other modules)
 from establishments.models import Discipline, Etablissement
 
 from .enums import Phase, StatutImport
-
-PARIS = ZoneInfo("Europe/Paris")
 
 
 def paris_midnight(day: datetime.date) -> datetime.datetime:

@@ -2,7 +2,8 @@ from django.db import models
 
 
 class EtatDemande(models.TextChoices):
-    """The states of a request (DOMAIN.md "Jumelages and requests")."""
+    """The states of a request: en attente, then acceptée, refusée, annulée (by the requester),
+    expirée (no answer within the deadline) or caduque (made impossible)."""
 
     EN_ATTENTE = "en_attente", "En attente"
     ACCEPTEE = "acceptee", "Acceptée"

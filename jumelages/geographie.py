@@ -1,6 +1,6 @@
 """Distances and zones between the schools of a (possible) jumelage, for the DOS workspace.
 
-DOMAIN.md "Geography": distances are geodesic between the schools' coordinates (geopy,
+Distances are geodesic between the schools' coordinates (geopy,
 through common.geo); two schools share a zone de remplacement when their communes belong to a
 common zone. The académie publishes no zones yet (fixtures/README): then the answer is
 « non renseignée » (None), never a guess.

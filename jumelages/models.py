@@ -1,4 +1,4 @@
-"""Requests, jumelages and the history of every operation (DOMAIN.md "Jumelages and requests").
+"""Requests, jumelages and the history of every operation.
 
 The database keeps the invariants true on its own: one active jumelage per BMP, at most
 three BMPs of different schools in a jumelage, at most two pending outgoing requests per
@@ -37,7 +37,7 @@ def ecart_cible_alerte() -> Decimal:
 
 
 def avertissement_total(total: Decimal, cible: int | None) -> str:
-    """Above the target, a warning, not an error (DOMAIN.md, our decision); "" otherwise."""
+    """Above the target, a warning, not an error (our decision: the instruction sets no maximum); "" otherwise."""
     if cible is None or total <= cible:
         return ""
     return f"Le total ({format_heures(total)}) dépasse le temps plein de la discipline ({cible} h)."
@@ -351,7 +351,7 @@ class Demande(models.Model):
         return f"Demande n° {self.pk} ({self.get_etat_display().lower()})"
 
     def est_echue(self, instant=None) -> bool:
-        """Past its deadline: treated as expired even before the expiry task runs (DOMAIN.md)."""
+        """Past its deadline: treated as expired even before the expiry task runs."""
         return timezone.now() >= self.echeance if instant is None else instant >= self.echeance
 
     @property
@@ -568,7 +568,7 @@ def dans_un_jumelage_actif() -> Exists:
 
 
 def demandes_en_attente(campagne: Campagne, now: datetime.datetime):
-    """The campaign's requests that can still be answered (DOMAIN.md): pending, before their deadline
+    """The campaign's requests that can still be answered: pending, before their deadline
     and before the closing, whether the expiry and closing sweeps have run or not."""
     if now >= instant_de_cloture(campagne):
         return Demande.objects.none()
