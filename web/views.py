@@ -222,7 +222,7 @@ def proposer(request, bmp_pk, cible_pk):
     candidat = services.candidat(bmp, request.etablissement, cible_pk)
     if candidat is None:
         raise Http404("Ce BMP n'est pas proposé comme partenaire de votre BMP.")
-    recherche = services._contexte_du_bmp(bmp, request.etablissement)
+    recherche = services.search_context(bmp, request.etablissement)
     form = DemandeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         cible = Jumelage.objects.get(pk=candidat.jumelage_id) if candidat.jumelage_id else BMP.objects.get(pk=cible_pk)
