@@ -30,7 +30,7 @@ from notifications.models import Notification
 
 from . import lectures, services
 from .context_processors import ContexteJumo
-from .db import requetes_preparees
+from .db import prepared_statements
 from .filters import PartenaireFilter
 from .forms import ChoixEtablissementForm, ConnexionForm, DemandeForm, MotifForm
 
@@ -49,7 +49,7 @@ def pour_un_etablissement(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        with requetes_preparees():
+        with prepared_statements():
             etablissements, campagne = lectures.etablissements_et_campagne(request.user)
             if not etablissements:
                 if view.__name__ == "accueil" and perimetres.is_manager(request.user):
