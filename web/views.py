@@ -23,6 +23,7 @@ from bmp.models import BMP
 from jumelages import perimetres
 from jumelages import services as workflow
 from jumelages.enums import EtatDemande
+from jumelages.forms import MotifForm
 from jumelages.models import Demande, Jumelage
 from jumelages.services import WorkflowError
 from notifications import services as notifications
@@ -32,7 +33,7 @@ from . import lectures, services
 from .context_processors import ContexteJumo
 from .db import prepared_statements
 from .filters import PartenaireFilter
-from .forms import ChoixEtablissementForm, ConnexionForm, DemandeForm, MotifForm
+from .forms import ChoixEtablissementForm, ConnexionForm, DemandeForm
 
 SESSION_ETABLISSEMENT = "jumo_etablissement_id"
 
