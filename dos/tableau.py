@@ -1,6 +1,7 @@
 """The campaign dashboard of the DOS (issue 7): the progress of the campaign within an agent's perimeter.
 
-What it counts (DOMAIN.md "Users", "Jumelages and requests", "Geography"):
+What it counts (the rules of the services' perimeters, of jumelages and requests, and of geography;
+see docs/ARCHITECTURE.md):
 - the active BMPs of the perimeter, their hours and the hours in an active jumelage, by discipline
   and by département;
 - the requests still pending (not past their deadline, campaign not closed) and those whose
@@ -282,7 +283,7 @@ def _avancement(user, campagne) -> tuple[dict[str, Avancement], dict[str, Avance
 
 
 def _demandes(user, campagne, now) -> tuple[int, list[DemandeProche]]:
-    """Requests still pending (DOMAIN.md: past its deadline a request is expired, at the closing caduque,
+    """Requests still pending (past its deadline a request is expired, at the closing caduque,
     whether the sweeps have run or not) and those whose deadline is within the next 24 hours."""
     en_attente = perimetres.demandes(user, demandes_en_attente(campagne, now))
     limite = now + FENETRE_ECHEANCE

@@ -1,5 +1,6 @@
 """The DOS exports' pages (issue 7): a page listing them, and the files, within the agent's
-perimeter, in every phase (DOMAIN.md: consultation is read only, with exports)."""
+perimeter, in every phase (the services read and export even once the campaign is read only;
+see docs/ARCHITECTURE.md)."""
 
 from django.http import HttpResponse
 from django.shortcuts import render

@@ -1,25 +1,44 @@
-"""Forms of the admin pages that call the workflow's services."""
+"""Forms that call the workflow's services: the motive of a refusal or a deletion (the heads' pages
+and the admin), and the admin's building and rattachement forms."""
 
 import re
 
 from django import forms
 
 from bmp.models import BMP, Campagne
+from common.forms import DsfrBaseForm
 from establishments.models import Etablissement
 
 from .enums import Motif
+from .services import WorkflowError, valider_motif
+
+# The longest comment a refusal or a deletion takes: the model's text field has no limit, the
+# comment is quoted in the mails and the history.
+COMMENTAIRE_MAX = 2000
 
 
-class MotifForm(forms.Form):
-    """Refusing a request or deleting a jumelage: a motive from the list, a comment for « Autre »."""
+class MotifForm(DsfrBaseForm):
+    """Refusing a request or deleting a jumelage, on the heads' pages and in the admin: a motive from
+    the list; with « Autre », a comment (the workflow's own rule, jumelages.services.valider_motif)."""
 
-    motif = forms.ChoiceField(label="Motif", choices=Motif.choices)
+    motif = forms.ChoiceField(label="Motif", choices=[("", "Choisissez un motif"), *Motif.choices])
     commentaire = forms.CharField(
         label="Commentaire",
         required=False,
+        max_length=COMMENTAIRE_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Obligatoire avec « Autre ».",
+        help_text="Obligatoire avec le motif « Autre ».",
     )
+
+    def clean(self):
+        data = super().clean()
+        motif = data.get("motif")
+        if motif and "commentaire" not in self.errors:  # a comment too long is not a missing one
+            try:
+                data["motif"], data["commentaire"] = valider_motif(motif, data.get("commentaire", ""))
+            except WorkflowError as error:
+                self.add_error("commentaire" if motif == Motif.AUTRE else "motif", str(error))
+        return data
 
 
 class ConstructionForm(forms.Form):

@@ -18,8 +18,9 @@ from bmp.models import Campagne
 from notifications import services as notifications
 
 from . import services
-from .db import Colonnes, lire
+from .db import Columns, fetch_rows
 from .forms import ChoixEtablissementForm
+from .tables import DSFR_CONFIG_TABLE
 
 _bandeaux: dict[tuple, str] = {}
 
@@ -102,7 +103,7 @@ def jumo(request):
     return {"jumo": request.jumo, "skiplinks": SKIPLINKS}
 
 
-_CONFIG = Colonnes(DsfrConfig, "s")
+_CONFIG = Columns(DsfrConfig, "s")
 
 
 # The DSFR site configuration changes perhaps once a year (a notice banner): each process keeps it
@@ -125,10 +126,10 @@ def _site_config():
     if memo is not None and memo[0] > maintenant:
         return memo[1]
     sql = (
-        f"SELECT {_CONFIG} FROM {DsfrConfig._meta.db_table} s "
+        f"SELECT {_CONFIG} FROM {DSFR_CONFIG_TABLE} s "
         "ORDER BY CASE WHEN s.language = %s THEN 0 ELSE 1 END, s.id LIMIT 1"
     )
-    config = next((_CONFIG.instance(row) for row in lire(sql, [langue])), None)
+    config = next((_CONFIG.instance(row) for row in fetch_rows(sql, [langue])), None)
     _site_configs[langue] = (maintenant + SITE_CONFIG_SECONDES, config)
     return config
 

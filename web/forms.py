@@ -1,31 +1,11 @@
-"""Forms of the heads' pages, in the État design system (DsfrBaseForm): labels, hints and errors tied
-to their fields (aria-describedby)."""
-
-from functools import cache
+"""Forms of the heads' pages, in the État design system (common.forms.DsfrBaseForm): labels, hints and
+errors tied to their fields (aria-describedby). The motive of a refusal or a deletion is the
+workflow's own form (jumelages.forms.MotifForm), which the admin shares."""
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from dsfr.forms import DsfrBaseForm as _DsfrBaseForm
-from dsfr.forms import DsfrDjangoTemplates
 
-from jumelages.enums import Motif
-from jumelages.services import WorkflowError, valider_motif
-
-
-@cache
-def _dsfr_renderer() -> DsfrDjangoTemplates:
-    return DsfrDjangoTemplates()
-
-
-class DsfrBaseForm(_DsfrBaseForm):
-    """django-dsfr's form, rendered by one renderer for the whole process: its `default_renderer` is
-    the renderer's class, so that each form made its own template engine and parsed every field's
-    template again (a quarter of the partner search's time)."""
-
-    @property
-    def default_renderer(self):
-        renderer = super().default_renderer
-        return _dsfr_renderer() if renderer is DsfrDjangoTemplates else renderer
+from common.forms import DsfrBaseForm
 
 
 class DsfrFilterForm(DsfrBaseForm):
@@ -61,26 +41,3 @@ class DemandeForm(DsfrBaseForm):
         help_text="Cochez si le jumelage doit réunir trois BMP pour approcher le temps plein : "
         "une deuxième demande en attente est alors permise pour ce BMP.",
     )
-
-
-class MotifForm(DsfrBaseForm):
-    """Refusing a request or deleting a jumelage: a motive from the list; with « Autre », a comment."""
-
-    motif = forms.ChoiceField(label="Motif", choices=[("", "Choisissez un motif"), *Motif.choices])
-    commentaire = forms.CharField(
-        label="Commentaire",
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Obligatoire avec le motif « Autre ».",
-    )
-
-    def clean(self):
-        data = super().clean()
-        motif = data.get("motif")
-        if motif:
-            try:
-                data["motif"], data["commentaire"] = valider_motif(motif, data.get("commentaire", ""))
-            except WorkflowError as error:
-                self.add_error("commentaire" if motif == Motif.AUTRE else "motif", str(error))
-        return data

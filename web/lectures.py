@@ -4,45 +4,45 @@ return model instances, as the equivalent querysets would (select_related includ
 """
 
 from bmp.models import BMP, Campagne
-from establishments.models import Commune, Discipline, Etablissement, Profil, Service, ZoneRemplacement
+from establishments.models import Commune, Discipline, Etablissement, Service
 from jumelages.enums import EtatDemande, TypeEvenement
 from jumelages.models import Demande, Evenement, Jumelage, JumelageBMP
-from notifications.models import Notification
 
-from .db import Colonnes, dans, lire
+from .db import Columns, any_of, fetch_rows
+from .tables import (
+    BMP_TABLE,
+    CAMPAGNE_TABLE,
+    COMMUNE_TABLE,
+    DEMANDE_TABLE,
+    DISCIPLINE_TABLE,
+    ETABLISSEMENT_TABLE,
+    EVENEMENT_TABLE,
+    JUMELAGE_BMP_TABLE,
+    JUMELAGE_TABLE,
+    NOTIFICATION_TABLE,
+    PROFIL_ETABLISSEMENT_TABLE,
+    PROFIL_TABLE,
+    SERVICE_TABLE,
+    ZONE_COMMUNE_TABLE,
+    ZONE_TABLE,
+)
 
-T_BMP = BMP._meta.db_table
-T_CAMPAGNE = Campagne._meta.db_table
-T_COMMUNE = Commune._meta.db_table
-T_DEMANDE = Demande._meta.db_table
-T_DISCIPLINE = Discipline._meta.db_table
-T_ETABLISSEMENT = Etablissement._meta.db_table
-T_EVENEMENT = Evenement._meta.db_table
-T_JUMELAGE = Jumelage._meta.db_table
-T_MEMBRE = JumelageBMP._meta.db_table
-T_NOTIFICATION = Notification._meta.db_table
-T_PROFIL = Profil._meta.db_table
-T_PROFIL_ETABLISSEMENT = Profil.etablissements.through._meta.db_table
-T_SERVICE = Service._meta.db_table
-T_ZONE = ZoneRemplacement._meta.db_table
-T_ZONE_COMMUNE = ZoneRemplacement.communes.through._meta.db_table
 
-
-def _lire(sql: str, params, *colonnes: Colonnes):
-    """The rows, each cut into the instances of `colonnes` (in the SELECT's order), then the rest."""
+def _instances(sql: str, params, *columns: Columns):
+    """The rows, each cut into the instances of `columns` (in the SELECT's order), then the rest."""
     resultat = []
-    for row in lire(sql, params):
+    for row in fetch_rows(sql, params):
         objets, debut = [], 0
-        for c in colonnes:
+        for c in columns:
             objets.append(c.instance(row, debut))
-            debut += c.largeur
+            debut += c.width
         resultat.append((*objets, *row[debut:]))
     return resultat
 
 
 # --- Who acts, and the campaign ------------------------------------------------------------------
 
-_E, _C, _CA = Colonnes(Etablissement, "e"), Colonnes(Commune, "c"), Colonnes(Campagne, "ca")
+_E, _C, _CA = Columns(Etablissement, "e"), Columns(Commune, "c"), Columns(Campagne, "ca")
 
 
 def etablissements_et_campagne(user) -> tuple[list[Etablissement], Campagne | None]:
@@ -50,17 +50,17 @@ def etablissements_et_campagne(user) -> tuple[list[Etablissement], Campagne | No
     (`non_lues`, shown in every page's header), and the campaign of the latest rentrée: one query
     (None for the campaign when the user has no school)."""
     sql = (
-        f"SELECT {_E}, {_C}, {_CA}, (SELECT COUNT(*) FROM {T_NOTIFICATION} n "
+        f"SELECT {_E}, {_C}, {_CA}, (SELECT COUNT(*) FROM {NOTIFICATION_TABLE} n "
         "WHERE n.etablissement_id = e.id AND NOT n.lue) "
-        f"FROM {T_PROFIL_ETABLISSEMENT} pe "
-        f"JOIN {T_PROFIL} p ON p.id = pe.profil_id "
-        f"JOIN {T_ETABLISSEMENT} e ON e.id = pe.etablissement_id "
-        f"JOIN {T_COMMUNE} c ON c.id = e.commune_id "
-        f"LEFT JOIN (SELECT * FROM {T_CAMPAGNE} ORDER BY annee DESC LIMIT 1) ca ON 1 = 1 "
+        f"FROM {PROFIL_ETABLISSEMENT_TABLE} pe "
+        f"JOIN {PROFIL_TABLE} p ON p.id = pe.profil_id "
+        f"JOIN {ETABLISSEMENT_TABLE} e ON e.id = pe.etablissement_id "
+        f"JOIN {COMMUNE_TABLE} c ON c.id = e.commune_id "
+        f"LEFT JOIN (SELECT * FROM {CAMPAGNE_TABLE} ORDER BY annee DESC LIMIT 1) ca ON 1 = 1 "
         "WHERE p.utilisateur_id = %s ORDER BY e.uai"
     )
     etablissements, campagne = [], None
-    for etablissement, commune, derniere, non_lues in _lire(sql, [user.pk], _E, _C, _CA):
+    for etablissement, commune, derniere, non_lues in _instances(sql, [user.pk], _E, _C, _CA):
         etablissement.commune = commune
         etablissement.non_lues = non_lues
         etablissements.append(etablissement)
@@ -70,21 +70,21 @@ def etablissements_et_campagne(user) -> tuple[list[Etablissement], Campagne | No
 
 # --- A BMP of mine ----------------------------------------------------------------------------------
 
-_B, _D = Colonnes(BMP, "b"), Colonnes(Discipline, "d")
+_B, _D = Columns(BMP, "b"), Columns(Discipline, "d")
 
 
 def bmp(pk: int) -> BMP | None:
     """The BMP with its discipline, campaign and school, and `jumelage_actif_id`: its active
     jumelage's id (or None)."""
     sql = (
-        f"SELECT {_B}, {_D}, {_CA}, {_E}, m.jumelage_id FROM {T_BMP} b "
-        f"JOIN {T_DISCIPLINE} d ON d.id = b.discipline_id "
-        f"JOIN {T_CAMPAGNE} ca ON ca.id = b.campagne_id "
-        f"JOIN {T_ETABLISSEMENT} e ON e.id = b.etablissement_id "
-        f"LEFT JOIN {T_MEMBRE} m ON m.bmp_id = b.id AND m.actif "
+        f"SELECT {_B}, {_D}, {_CA}, {_E}, m.jumelage_id FROM {BMP_TABLE} b "
+        f"JOIN {DISCIPLINE_TABLE} d ON d.id = b.discipline_id "
+        f"JOIN {CAMPAGNE_TABLE} ca ON ca.id = b.campagne_id "
+        f"JOIN {ETABLISSEMENT_TABLE} e ON e.id = b.etablissement_id "
+        f"LEFT JOIN {JUMELAGE_BMP_TABLE} m ON m.bmp_id = b.id AND m.actif "
         "WHERE b.id = %s"
     )
-    for objet, discipline, campagne, etablissement, jumelage_id in _lire(sql, [pk], _B, _D, _CA, _E):
+    for objet, discipline, campagne, etablissement, jumelage_id in _instances(sql, [pk], _B, _D, _CA, _E):
         objet.discipline, objet.campagne, objet.etablissement = discipline, campagne, etablissement
         objet.jumelage_actif_id = jumelage_id
         return objet
@@ -95,14 +95,14 @@ def bmps_de(etablissement: Etablissement, campagne: Campagne) -> list[BMP]:
     """The school's current BMPs of the campaign, by discipline code and identifiant, with their
     discipline and `jumelage_actif_id`."""
     sql = (
-        f"SELECT {_B}, {_D}, m.jumelage_id FROM {T_BMP} b "
-        f"JOIN {T_DISCIPLINE} d ON d.id = b.discipline_id "
-        f"LEFT JOIN {T_MEMBRE} m ON m.bmp_id = b.id AND m.actif "
+        f"SELECT {_B}, {_D}, m.jumelage_id FROM {BMP_TABLE} b "
+        f"JOIN {DISCIPLINE_TABLE} d ON d.id = b.discipline_id "
+        f"LEFT JOIN {JUMELAGE_BMP_TABLE} m ON m.bmp_id = b.id AND m.actif "
         "WHERE b.campagne_id = %s AND b.etablissement_id = %s AND b.remplace_par_id IS NULL "
         "ORDER BY d.code, b.identifiant"
     )
     bmps = []
-    for objet, discipline, jumelage_id in _lire(sql, [campagne.pk, etablissement.pk], _B, _D):
+    for objet, discipline, jumelage_id in _instances(sql, [campagne.pk, etablissement.pk], _B, _D):
         objet.discipline = discipline
         objet.jumelage_actif_id = jumelage_id
         bmps.append(objet)
@@ -111,24 +111,24 @@ def bmps_de(etablissement: Etablissement, campagne: Campagne) -> list[BMP]:
 
 # --- Jumelages ---------------------------------------------------------------------------------------
 
-_M, _J = Colonnes(JumelageBMP, "m"), Colonnes(Jumelage, "j")
+_M, _J = Columns(JumelageBMP, "m"), Columns(Jumelage, "j")
 
 
 def membres(jumelage_ids) -> list[JumelageBMP]:
     """The active members of these jumelages, by jumelage and position, with their BMP, school and
     commune, and their jumelage with its discipline."""
-    condition, params = dans("m.jumelage_id", jumelage_ids)
+    condition, params = any_of("m.jumelage_id", jumelage_ids)
     sql = (
-        f"SELECT {_M}, {_B}, {_E}, {_C}, {_J}, {_D} FROM {T_MEMBRE} m "
-        f"JOIN {T_BMP} b ON b.id = m.bmp_id "
-        f"JOIN {T_ETABLISSEMENT} e ON e.id = m.etablissement_id "
-        f"JOIN {T_COMMUNE} c ON c.id = e.commune_id "
-        f"JOIN {T_JUMELAGE} j ON j.id = m.jumelage_id "
-        f"JOIN {T_DISCIPLINE} d ON d.id = j.discipline_id "
+        f"SELECT {_M}, {_B}, {_E}, {_C}, {_J}, {_D} FROM {JUMELAGE_BMP_TABLE} m "
+        f"JOIN {BMP_TABLE} b ON b.id = m.bmp_id "
+        f"JOIN {ETABLISSEMENT_TABLE} e ON e.id = m.etablissement_id "
+        f"JOIN {COMMUNE_TABLE} c ON c.id = e.commune_id "
+        f"JOIN {JUMELAGE_TABLE} j ON j.id = m.jumelage_id "
+        f"JOIN {DISCIPLINE_TABLE} d ON d.id = j.discipline_id "
         f"WHERE m.actif AND {condition} ORDER BY m.jumelage_id, m.position"
     )
     resultat, jumelages = [], {}
-    for membre, objet, etablissement, commune, jumelage, discipline in _lire(sql, params, _M, _B, _E, _C, _J, _D):
+    for membre, objet, etablissement, commune, jumelage, discipline in _instances(sql, params, _M, _B, _E, _C, _J, _D):
         etablissement.commune = commune
         jumelage.discipline = discipline
         membre.bmp, membre.etablissement = objet, etablissement
@@ -137,27 +137,27 @@ def membres(jumelage_ids) -> list[JumelageBMP]:
     return resultat
 
 
-_EV = Colonnes(Evenement, "ev")
-_PE, _PS = Colonnes(Etablissement, "pe"), Colonnes(Service, "ps")
-_DM, _DB, _DE = Colonnes(Demande, "dm"), Colonnes(BMP, "db"), Colonnes(Etablissement, "de")
+_EV = Columns(Evenement, "ev")
+_PE, _PS = Columns(Etablissement, "pe"), Columns(Service, "ps")
+_DM, _DB, _DE = Columns(Demande, "dm"), Columns(BMP, "db"), Columns(Etablissement, "de")
 
 
 def premiers_evenements(jumelage_ids) -> dict[int, Evenement]:
     """The first event that made each jumelage (created, or a request accepted), with the school or
     service it was done for and the request with its BMP's school."""
-    condition, params = dans("ev.jumelage_id", jumelage_ids)
+    condition, params = any_of("ev.jumelage_id", jumelage_ids)
     sql = (
-        f"SELECT {_EV}, {_PE}, {_PS}, {_DM}, {_DB}, {_DE} FROM {T_EVENEMENT} ev "
-        f"LEFT JOIN {T_ETABLISSEMENT} pe ON pe.id = ev.pour_etablissement_id "
-        f"LEFT JOIN {T_SERVICE} ps ON ps.id = ev.pour_service_id "
-        f"LEFT JOIN {T_DEMANDE} dm ON dm.id = ev.demande_id "
-        f"LEFT JOIN {T_BMP} db ON db.id = dm.bmp_id "
-        f"LEFT JOIN {T_ETABLISSEMENT} de ON de.id = db.etablissement_id "
+        f"SELECT {_EV}, {_PE}, {_PS}, {_DM}, {_DB}, {_DE} FROM {EVENEMENT_TABLE} ev "
+        f"LEFT JOIN {ETABLISSEMENT_TABLE} pe ON pe.id = ev.pour_etablissement_id "
+        f"LEFT JOIN {SERVICE_TABLE} ps ON ps.id = ev.pour_service_id "
+        f"LEFT JOIN {DEMANDE_TABLE} dm ON dm.id = ev.demande_id "
+        f"LEFT JOIN {BMP_TABLE} db ON db.id = dm.bmp_id "
+        f"LEFT JOIN {ETABLISSEMENT_TABLE} de ON de.id = db.etablissement_id "
         f"WHERE {condition} AND ev.type IN (%s, %s) ORDER BY ev.date, ev.id"
     )
     params += [TypeEvenement.JUMELAGE_CREE, TypeEvenement.DEMANDE_ACCEPTEE]
     premiers = {}
-    for evenement, pour_etablissement, pour_service, demande, demandeur, etablissement in _lire(
+    for evenement, pour_etablissement, pour_service, demande, demandeur, etablissement in _instances(
         sql, params, _EV, _PE, _PS, _DM, _DB, _DE
     ):
         if evenement.jumelage_id in premiers:
@@ -173,28 +173,29 @@ def premiers_evenements(jumelage_ids) -> dict[int, Evenement]:
 
 # --- Requests -------------------------------------------------------------------------------------
 
-_DD = Colonnes(Demande, "d")
-_B1, _E1 = Colonnes(BMP, "b1"), Colonnes(Etablissement, "e1")
-_B2, _E2 = Colonnes(BMP, "b2"), Colonnes(Etablissement, "e2")
+_DD = Columns(Demande, "d")
+_B1, _E1 = Columns(BMP, "b1"), Columns(Etablissement, "e1")
+_B2, _E2 = Columns(BMP, "b2"), Columns(Etablissement, "e2")
 
 
 def demandes_en_attente(bmp_ids, jumelage_ids, instant) -> list[Demande]:
     """The pending requests before their deadline sent by these BMPs or to them or to these
     jumelages, by deadline, with the requesting and requested BMPs and their schools."""
-    par, params = dans("d.bmp_id", bmp_ids)
-    vers, vers_params = dans("d.cible_id", bmp_ids)
-    vers_jumelage, jumelage_params = dans("d.cible_jumelage_id", jumelage_ids)
+    par, params = any_of("d.bmp_id", bmp_ids)
+    vers, vers_params = any_of("d.cible_id", bmp_ids)
+    vers_jumelage, jumelage_params = any_of("d.cible_jumelage_id", jumelage_ids)
     sql = (
-        f"SELECT {_DD}, {_B1}, {_E1}, {_B2}, {_E2} FROM {T_DEMANDE} d "
-        f"JOIN {T_BMP} b1 ON b1.id = d.bmp_id "
-        f"JOIN {T_ETABLISSEMENT} e1 ON e1.id = b1.etablissement_id "
-        f"LEFT JOIN {T_BMP} b2 ON b2.id = d.cible_id "
-        f"LEFT JOIN {T_ETABLISSEMENT} e2 ON e2.id = b2.etablissement_id "
+        f"SELECT {_DD}, {_B1}, {_E1}, {_B2}, {_E2} FROM {DEMANDE_TABLE} d "
+        f"JOIN {BMP_TABLE} b1 ON b1.id = d.bmp_id "
+        f"JOIN {ETABLISSEMENT_TABLE} e1 ON e1.id = b1.etablissement_id "
+        f"LEFT JOIN {BMP_TABLE} b2 ON b2.id = d.cible_id "
+        f"LEFT JOIN {ETABLISSEMENT_TABLE} e2 ON e2.id = b2.etablissement_id "
         f"WHERE d.etat = %s AND d.echeance > %s AND ({par} OR {vers} OR {vers_jumelage}) ORDER BY d.echeance"
     )
     params = [EtatDemande.EN_ATTENTE, instant, *params, *vers_params, *jumelage_params]
     demandes = []
-    for demande, demandeur, etablissement, cible, etablissement_cible in _lire(sql, params, _DD, _B1, _E1, _B2, _E2):
+    rows = _instances(sql, params, _DD, _B1, _E1, _B2, _E2)
+    for demande, demandeur, etablissement, cible, etablissement_cible in rows:
         demandeur.etablissement = etablissement
         demande.bmp = demandeur
         if cible is not None:
@@ -211,25 +212,25 @@ def etablissements_et_zones(etablissement_ids) -> tuple[dict, dict, list]:
     """These schools with their communes; the zones of their communes ({commune: [(zone id, code,
     libellé)] by code}); and the codes, in order, of the zones that are some commune's first one
     (by code): one colour each on the map (a pass over the communes' zones, a few hundred rows)."""
-    condition, params = dans("e.id", etablissement_ids)
-    vides = ", ".join(["NULL"] * (_E.largeur + _C.largeur))
+    condition, params = any_of("e.id", etablissement_ids)
+    vides = ", ".join(["NULL"] * (_E.width + _C.width))
     sql = (
-        f"SELECT 0, {_E}, {_C}, z.id, z.code, z.libelle FROM {T_ETABLISSEMENT} e "
-        f"JOIN {T_COMMUNE} c ON c.id = e.commune_id "
-        f"LEFT JOIN {T_ZONE_COMMUNE} t ON t.commune_id = c.id "
-        f"LEFT JOIN {T_ZONE} z ON z.id = t.zoneremplacement_id WHERE {condition} "
+        f"SELECT 0, {_E}, {_C}, z.id, z.code, z.libelle FROM {ETABLISSEMENT_TABLE} e "
+        f"JOIN {COMMUNE_TABLE} c ON c.id = e.commune_id "
+        f"LEFT JOIN {ZONE_COMMUNE_TABLE} t ON t.commune_id = c.id "
+        f"LEFT JOIN {ZONE_TABLE} z ON z.id = t.zoneremplacement_id WHERE {condition} "
         f"UNION ALL SELECT 1, {vides}, NULL, f.code, NULL FROM (SELECT DISTINCT MIN(z.code) AS code "
-        f"FROM {T_ZONE_COMMUNE} t JOIN {T_ZONE} z ON z.id = t.zoneremplacement_id GROUP BY t.commune_id) f"
+        f"FROM {ZONE_COMMUNE_TABLE} t JOIN {ZONE_TABLE} z ON z.id = t.zoneremplacement_id GROUP BY t.commune_id) f"
     )
     etablissements, zones, codes = {}, {}, []
-    for row in lire(sql, params):
+    for row in fetch_rows(sql, params):
         if row[0] == 1:
             codes.append(row[-2])
             continue
         etablissement = etablissements.get(row[1])
         if etablissement is None:
             etablissement = _E.instance(row, 1)
-            etablissement.commune = _C.instance(row, 1 + _E.largeur)
+            etablissement.commune = _C.instance(row, 1 + _E.width)
             etablissements[etablissement.pk] = etablissement
             zones.setdefault(etablissement.commune_id, [])
         zone_id, code, libelle = row[-3:]
@@ -243,25 +244,25 @@ def etablissements_et_zones(etablissement_ids) -> tuple[dict, dict, list]:
 def partenaires_et_demandes(jumelage_ids, bmp, instant) -> tuple[dict, set]:
     """The active members of these jumelages ({jumelage: [JumelageBMP with BMP and school]} by
     position), and what the BMP's pending requests ask for: ("bmp", id) or ("jumelage", id)."""
-    condition, params = dans("m.jumelage_id", jumelage_ids)
-    vides = ", ".join(["NULL"] * (_M.largeur + _B.largeur + _E.largeur))
+    condition, params = any_of("m.jumelage_id", jumelage_ids)
+    vides = ", ".join(["NULL"] * (_M.width + _B.width + _E.width))
     sql = (
-        f"SELECT 0, {_M}, {_B}, {_E}, NULL, NULL FROM {T_MEMBRE} m "
-        f"JOIN {T_BMP} b ON b.id = m.bmp_id JOIN {T_ETABLISSEMENT} e ON e.id = m.etablissement_id "
+        f"SELECT 0, {_M}, {_B}, {_E}, NULL, NULL FROM {JUMELAGE_BMP_TABLE} m "
+        f"JOIN {BMP_TABLE} b ON b.id = m.bmp_id JOIN {ETABLISSEMENT_TABLE} e ON e.id = m.etablissement_id "
         f"WHERE m.actif AND {condition} "
-        f"UNION ALL SELECT 1, {vides}, d.cible_id, d.cible_jumelage_id FROM {T_DEMANDE} d "
+        f"UNION ALL SELECT 1, {vides}, d.cible_id, d.cible_jumelage_id FROM {DEMANDE_TABLE} d "
         "WHERE d.bmp_id = %s AND d.etat = %s AND d.echeance > %s"
     )
     params += [bmp.pk, EtatDemande.EN_ATTENTE, instant]
     membres, cibles = {}, set()
-    for row in lire(sql, params):
+    for row in fetch_rows(sql, params):
         if row[0] == 1:
             cible_id, cible_jumelage_id = row[-2:]
             cibles.add(("bmp", cible_id) if cible_id else ("jumelage", cible_jumelage_id))
             continue
         membre = _M.instance(row, 1)
-        membre.bmp = _B.instance(row, 1 + _M.largeur)
-        membre.etablissement = _E.instance(row, 1 + _M.largeur + _B.largeur)
+        membre.bmp = _B.instance(row, 1 + _M.width)
+        membre.etablissement = _E.instance(row, 1 + _M.width + _B.width)
         membres.setdefault(membre.jumelage_id, []).append(membre)
     for liste in membres.values():
         liste.sort(key=lambda membre: membre.position)

@@ -19,22 +19,15 @@ from decimal import Decimal
 
 from django.db import connection
 
-from bmp.models import BMP
 from common import geo
-from establishments.models import Commune, Etablissement, ZoneRemplacement
-from jumelages.models import Jumelage, JumelageBMP
+from establishments.models import Commune
+
+from .tables import BMP_TABLE, ETABLISSEMENT_TABLE, JUMELAGE_BMP_TABLE, JUMELAGE_TABLE, ZONE_COMMUNE_TABLE, ZONE_TABLE
 
 # Radii of the rings (km) before the rest of the list: each ring holds about four times as many
 # schools as the one before, so that the ring where the page ends is read with little more than
 # the page (the branches never reached cost nothing; the statement is planned once, web.db).
 RAYONS_KM = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
-
-BMP_T = BMP._meta.db_table
-ETABLISSEMENT_T = Etablissement._meta.db_table
-ZONE_T = ZoneRemplacement._meta.db_table
-ZONE_COMMUNE_T = ZoneRemplacement.communes.through._meta.db_table
-MEMBRE_T = JumelageBMP._meta.db_table
-JUMELAGE_T = Jumelage._meta.db_table
 
 # The columns of a candidate row, in this order (web.services.Candidat is built from them).
 COLONNES = (
@@ -94,7 +87,7 @@ def _conditions(c: Criteres) -> tuple[str, list]:
         sql.append("m.id IS NULL")
     else:  # free, or in a jumelage of two (no active third member)
         sql.append(
-            f"(m.id IS NULL OR NOT EXISTS (SELECT 1 FROM {MEMBRE_T} c "
+            f"(m.id IS NULL OR NOT EXISTS (SELECT 1 FROM {JUMELAGE_BMP_TABLE} c "
             "WHERE c.jumelage_id = m.jumelage_id AND c.actif AND c.position = 3))"
         )
     if c.departement_id is not None:
@@ -116,15 +109,16 @@ def _conditions(c: Criteres) -> tuple[str, list]:
     if c.meme_zone_de is not None:
         # « même zone »: the commune's zone (the first by code, as shown) is one of my commune's.
         sql.append(
-            f"(SELECT t.zoneremplacement_id FROM {ZONE_COMMUNE_T} t JOIN {ZONE_T} z ON z.id = t.zoneremplacement_id "
+            f"(SELECT t.zoneremplacement_id FROM {ZONE_COMMUNE_TABLE} t "
+            f"JOIN {ZONE_TABLE} z ON z.id = t.zoneremplacement_id "
             "WHERE t.commune_id = e.commune_id ORDER BY z.code LIMIT 1) "
-            f"IN (SELECT zoneremplacement_id FROM {ZONE_COMMUNE_T} WHERE commune_id = %s)"
+            f"IN (SELECT zoneremplacement_id FROM {ZONE_COMMUNE_TABLE} WHERE commune_id = %s)"
         )
         params.append(c.meme_zone_de)
     return " AND ".join(sql), params
 
 
-def _branche(c: Criteres, distance, condition: tuple, ordre: str, limite: int, boite=None) -> tuple[str, list]:
+def _branch(c: Criteres, distance, condition: tuple, ordre: str, limite: int, boite=None) -> tuple[str, list]:
     """One sorted and limited SELECT of candidate rows, with their distance and gap to full time;
     `condition` (sql, params) bounds the distance, `boite` is a radius (km) whose box prefilters."""
     where, params = _conditions(c)
@@ -135,9 +129,9 @@ def _branche(c: Criteres, distance, condition: tuple, ordre: str, limite: int, b
         params += [lat_min, lat_max, lon_min, lon_max]
     sql = (
         f"SELECT * FROM (SELECT {COLONNES}, {distance_sql} AS approx, {ECART} AS ecart "
-        f"FROM {BMP_T} b JOIN {ETABLISSEMENT_T} e ON e.id = b.etablissement_id "
-        f"LEFT JOIN {MEMBRE_T} m ON m.bmp_id = b.id AND m.actif "
-        f"LEFT JOIN {JUMELAGE_T} j ON j.id = m.jumelage_id "
+        f"FROM {BMP_TABLE} b JOIN {ETABLISSEMENT_TABLE} e ON e.id = b.etablissement_id "
+        f"LEFT JOIN {JUMELAGE_BMP_TABLE} m ON m.bmp_id = b.id AND m.actif "
+        f"LEFT JOIN {JUMELAGE_TABLE} j ON j.id = m.jumelage_id "
         f"WHERE {where}) s WHERE {condition[0]} ORDER BY {ordre} LIMIT %s"
     )
     return sql, [*distance_params, c.base, c.cible, *params, *condition[1], limite]
@@ -150,14 +144,14 @@ def requete(c: Criteres, limite: int) -> tuple[str, list]:
     """The first `limite` rows of the list, in its order; see the module's docstring."""
     if c.origine is None:
         # No position for my school: no distance; by gap to full time (if asked), then by BMP.
-        return _branche(c, ("NULL", []), TOUT, "ecart, id" if c.par_cible else "id", limite)
+        return _branch(c, ("NULL", []), TOUT, "ecart, id" if c.par_cible else "id", limite)
     distance = geo.spherical_km_sql("e.latitude", "e.longitude", c.origine, connection.vendor)
     borne = None if c.distance_max is None else c.distance_max / (1 - geo.SPHERE_ERROR)
     if c.par_cible or c.seulement is not None:
         # One branch: the gap to full time comes first, so rings would not help.
         if borne is None:
-            return _branche(c, distance, TOUT, "ecart, (approx IS NULL), approx, id", limite)
-        return _branche(c, distance, ("approx <= %s", [borne]), "ecart, approx, id", limite, boite=borne)
+            return _branch(c, distance, TOUT, "ecart, (approx IS NULL), approx, id", limite)
+        return _branch(c, distance, ("approx <= %s", [borne]), "ecart, approx, id", limite, boite=borne)
     rayons = [r for r in RAYONS_KM if borne is None or r < borne] + ([] if borne is None else [borne])
     branches, params = [], []
     precedent = None
@@ -166,13 +160,13 @@ def requete(c: Criteres, limite: int) -> tuple[str, list]:
             condition = ("approx <= %s", [rayon])
         else:
             condition = ("approx > %s AND approx <= %s", [precedent, rayon])
-        sql, branche_params = _branche(c, distance, condition, "approx, id", limite, boite=rayon)
+        sql, branche_params = _branch(c, distance, condition, "approx, id", limite, boite=rayon)
         branches.append(sql)
         params += branche_params
         precedent = rayon
     if borne is None:  # the rest: farther than the last ring, or without position (last, by BMP)
         condition = ("(approx > %s OR approx IS NULL)", [precedent])
-        sql, branche_params = _branche(c, distance, condition, "(approx IS NULL), approx, id", limite)
+        sql, branche_params = _branch(c, distance, condition, "(approx IS NULL), approx, id", limite)
         branches.append(sql)
         params += branche_params
     union = " UNION ALL ".join(f"SELECT * FROM ({sql}) r{n}" for n, sql in enumerate(branches))

@@ -23,6 +23,7 @@ from bmp.models import BMP
 from jumelages import perimetres
 from jumelages import services as workflow
 from jumelages.enums import EtatDemande
+from jumelages.forms import MotifForm
 from jumelages.models import Demande, Jumelage
 from jumelages.services import WorkflowError
 from notifications import services as notifications
@@ -30,9 +31,9 @@ from notifications.models import Notification
 
 from . import lectures, services
 from .context_processors import ContexteJumo
-from .db import requetes_preparees
+from .db import prepared_statements
 from .filters import PartenaireFilter
-from .forms import ChoixEtablissementForm, ConnexionForm, DemandeForm, MotifForm
+from .forms import ChoixEtablissementForm, ConnexionForm, DemandeForm
 
 SESSION_ETABLISSEMENT = "jumo_etablissement_id"
 
@@ -49,7 +50,7 @@ def pour_un_etablissement(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        with requetes_preparees():
+        with prepared_statements():
             etablissements, campagne = lectures.etablissements_et_campagne(request.user)
             if not etablissements:
                 if view.__name__ == "accueil" and perimetres.is_manager(request.user):
@@ -222,7 +223,7 @@ def proposer(request, bmp_pk, cible_pk):
     candidat = services.candidat(bmp, request.etablissement, cible_pk)
     if candidat is None:
         raise Http404("Ce BMP n'est pas proposé comme partenaire de votre BMP.")
-    recherche = services._contexte_du_bmp(bmp, request.etablissement)
+    recherche = services.search_context(bmp, request.etablissement)
     form = DemandeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         cible = Jumelage.objects.get(pk=candidat.jumelage_id) if candidat.jumelage_id else BMP.objects.get(pk=cible_pk)
